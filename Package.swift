@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+//
+// RaftLab: one Raft engine and one NoSQL state machine on interchangeable
+// storage engines. One target per concern; read the target list top to bottom
+// to see the architecture:
+//
+//   StorageCore      the LogStore / StateStore protocols, shared types, registry
+//   CLMDB, CLevelDB  system-library shims for liblmdb and libleveldb
+//   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb)
+//   RaftLabBackends  the one place that links every backend and registers it by name
+//   Raft             the consensus core (pure state machine) and its runtime
+//   RaftTCPTransport the SwiftNIO transport for one process per node
+//   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
+import PackageDescription
+
+let package = Package(
+    name: "RaftLab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StorageCore", targets: ["StorageCore"]),
+        .library(name: "RaftLabBackends", targets: ["RaftLabBackends"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/ordo-one/package-benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+    ],
+    targets: [
+        // MARK: Storage core (protocols and shared types only, no engine code)
+        .target(name: "StorageCore"),
+
+        // MARK: System libraries (Debian: liblmdb-dev, libleveldb-dev)
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // libleveldb-dev ships no leveldb.pc, so no pkgConfig here.
+        .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
+
+        // MARK: Backends: each implements both LogStore and StateStore
+        .target(name: "MemoryBackend", dependencies: ["StorageCore"]),
+        .target(name: "FlatFileBackend", dependencies: ["StorageCore"]),
+        .target(name: "LMDBBackend", dependencies: ["StorageCore", "CLMDB"]),
+        .target(name: "LevelDBBackend", dependencies: ["StorageCore", "CLevelDB"]),
+        .target(name: "RaftLabBackends", dependencies: [
+            "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
+        ]),
+
+        // MARK: Raft: the engine imports the storage core only, never a backend
+        .target(name: "Raft", dependencies: ["StorageCore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "RaftTCPTransport", dependencies: [
+            "Raft",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: Tools
+        .executableTarget(name: "StorageProbe", dependencies: ["StorageCore", "RaftLabBackends"]),
+
+        // MARK: Tests
+        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends"]),
+
+        // MARK: Benchmarks (swift package benchmark)
+        .executableTarget(
+            name: "StorageBenchmarks",
+            dependencies: [
+                "StorageCore", "RaftLabBackends",
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/StorageBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)

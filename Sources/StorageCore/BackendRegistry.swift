@@ -1,0 +1,125 @@
+/// Where and how to open one store.
+public struct StoreOptions: Sendable, Hashable {
+    /// The store's own directory. Two stores never share one.
+    public var directory: String
+    /// When true, every mutating call is durable (fsync) before it returns.
+    public var sync: Bool
+    /// Backend-specific settings, e.g. `map_size` for lmdb. Unknown keys are refused.
+    public var settings: [String: String]
+
+    public init(directory: String, sync: Bool = true, settings: [String: String] = [:]) {
+        self.directory = directory
+        self.sync = sync
+        self.settings = settings
+    }
+}
+
+/// A storage engine that can serve as Raft log, state store, or both.
+///
+/// A backend lives in its own target and is known to the rest of RaftLab only
+/// through this protocol and its `name`.
+public protocol StorageBackend: Sendable {
+    /// The name users write in configs and on the command line.
+    var name: String { get }
+    /// Settings this backend understands, with a sentence on each (for `--help`).
+    var settingsHelp: [String: String] { get }
+    /// False when data cannot outlive the process (the memory backend).
+    var isPersistent: Bool { get }
+    func openLogStore(_ options: StoreOptions) throws -> any LogStore
+    func openStateStore(_ options: StoreOptions) throws -> any StateStore
+}
+
+extension StorageBackend {
+    public var settingsHelp: [String: String] { [:] }
+    public var isPersistent: Bool { true }
+
+    /// Refuses settings this backend does not know, so a typo in a config file
+    /// is an error rather than a silently ignored option.
+    public func checkSettings(_ options: StoreOptions) throws {
+        let unknown = options.settings.keys.filter { settingsHelp[$0] == nil }.sorted()
+        guard unknown.isEmpty else {
+            let known = settingsHelp.keys.sorted()
+            throw StorageError.invalidArgument(
+                "backend '\(name)' has no setting \(unknown.map { "'\($0)'" }.joined(separator: ", "))"
+                    + (known.isEmpty ? "" : "; it knows \(known.joined(separator: ", "))"))
+        }
+    }
+}
+
+/// Backends by name. Everything above the storage layer opens stores through a
+/// registry and a name string, never by importing a backend.
+public struct BackendRegistry: Sendable {
+    private var backends: [String: any StorageBackend] = [:]
+
+    public init(_ backends: [any StorageBackend] = []) {
+        for backend in backends { register(backend) }
+    }
+
+    public mutating func register(_ backend: any StorageBackend) {
+        backends[backend.name] = backend
+    }
+
+    /// Registered names, sorted.
+    public var names: [String] { backends.keys.sorted() }
+
+    public func backend(named name: String) throws -> any StorageBackend {
+        guard let backend = backends[name] else {
+            throw StorageError.unknownBackend(name: name, known: names)
+        }
+        return backend
+    }
+
+    public func openLogStore(backend name: String, _ options: StoreOptions) throws -> any LogStore {
+        try backend(named: name).openLogStore(options)
+    }
+
+    public func openStateStore(backend name: String, _ options: StoreOptions) throws -> any StateStore {
+        try backend(named: name).openStateStore(options)
+    }
+
+    /// Opens a node's log and state stores under `config.dataDirectory`, in
+    /// the sub-directories `log` and `state`. The two may use different backends.
+    public func openStores(_ config: StorageConfig) throws -> (log: any LogStore, state: any StateStore) {
+        let log = try openLogStore(backend: config.logBackend, config.logOptions)
+        do {
+            let state = try openStateStore(backend: config.stateBackend, config.stateOptions)
+            return (log, state)
+        } catch {
+            try? log.close()
+            throw error
+        }
+    }
+}
+
+/// The storage part of a node's configuration.
+public struct StorageConfig: Sendable, Hashable {
+    public var logBackend: String
+    public var stateBackend: String
+    public var dataDirectory: String
+    public var sync: Bool
+    /// Backend settings, applied to whichever store uses that backend.
+    public var settings: [String: [String: String]]
+
+    public init(
+        logBackend: String, stateBackend: String, dataDirectory: String,
+        sync: Bool = true, settings: [String: [String: String]] = [:]
+    ) {
+        self.logBackend = logBackend
+        self.stateBackend = stateBackend
+        self.dataDirectory = dataDirectory
+        self.sync = sync
+        self.settings = settings
+    }
+
+    public init(backend: String, dataDirectory: String, sync: Bool = true) {
+        self.init(logBackend: backend, stateBackend: backend, dataDirectory: dataDirectory, sync: sync)
+    }
+
+    public var logOptions: StoreOptions {
+        StoreOptions(directory: dataDirectory + "/log", sync: sync, settings: settings[logBackend] ?? [:])
+    }
+
+    public var stateOptions: StoreOptions {
+        StoreOptions(directory: dataDirectory + "/state", sync: sync, settings: settings[stateBackend] ?? [:])
+    }
+}
