@@ -10,6 +10,7 @@
 //   RaftLabBackends  the one place that links every backend and registers it by name
 //   Raft             the consensus core (pure state machine) and its runtime
 //   RaftTCPTransport the SwiftNIO transport for one process per node
+//   NoSQL            the state machine: tables, items, versions, queries
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
 
@@ -52,11 +53,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: NoSQL state machine: tables and items over any StateStore
+        .target(name: "NoSQL", dependencies: ["StorageCore"]),
+
         // MARK: Tools
         .executableTarget(name: "StorageProbe", dependencies: ["StorageCore", "RaftLabBackends"]),
 
         // MARK: Tests
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends"]),
 
         // MARK: Benchmarks (swift package benchmark)
