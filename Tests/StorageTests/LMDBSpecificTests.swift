@@ -237,6 +237,47 @@ struct LMDBSpecificTests {
         }
     }
 
+    @Test("a snapshot read on one task while another task writes and reads the log")
+    func concurrentUse() async throws {
+        let dir = TestDirectory("lmdb-concurrent")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.sub("state"), sync: false))
+        let log = try lmdb.openLogStore(options(dir.sub("log"), sync: false))
+        var batch = WriteBatch()
+        for i in 0..<1_000 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+        let snapshot = try store.snapshot()
+        let seen = try await withThrowingTaskGroup(of: [KeyValue].self) { group in
+            group.addTask {
+                var pairs: [KeyValue] = []
+                while let pair = try snapshot.next() { pairs.append(pair) }
+                return pairs
+            }
+            group.addTask {
+                for i in 2...200 {
+                    var change = WriteBatch()
+                    change.put(bytes("key-\(i % 50)"), bytes("changed"))
+                    change.delete(bytes("key-\(i + 500)"))
+                    change.put(bytes("new-\(i)"), [])
+                    try store.apply(change, through: AppliedPosition(index: UInt64(i), term: 1))
+                    try log.append(entries(UInt64(i - 1)...UInt64(i - 1), term: 1))
+                    _ = try log.entries(from: 1)
+                }
+                return []
+            }
+            var seen: [KeyValue] = []
+            for try await pairs in group { seen += pairs }
+            return seen
+        }
+        snapshot.close()
+        #expect(seen.count == 1_000)
+        #expect(seen.allSatisfy { $0.value.starts(with: bytes("value-")) })
+        #expect(try store.appliedPosition() == AppliedPosition(index: 200, term: 1))
+        #expect(try log.lastIndex() == 199)
+        try store.close()
+        try log.close()
+    }
+
     @Test("a directory of another backend is refused with .backendMismatch")
     func foreignDirectory() throws {
         let dir = TestDirectory("lmdb-foreign")
