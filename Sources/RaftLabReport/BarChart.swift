@@ -68,7 +68,7 @@ struct BarChartPanel {
                 let valueText = "\(ChartScale.label(value)) \(unit)"
                 svg.rect(x: x + 1, y: plotBottom - barHeight, width: barWidth - 2, height: barHeight,
                          fill: entry.color, tooltip: "\(entry.name), \(category): \(valueText)")
-                if barWidth >= 34 {
+                if barWidth >= 30 {
                     svg.text(ChartScale.label(value), x: x + barWidth / 2, y: plotBottom - barHeight - 4,
                              size: 10, anchor: .middle, fill: "#333333")
                 }
@@ -104,15 +104,19 @@ struct BarChartFigure {
             legendRows[legendRows.count - 1].append((entry.name, entry.color, entryWidth))
             rowWidth += entryWidth
         }
-        let headerHeight = 58 + Double(legendRows.count) * 20 + 8
+        let subtitleLines = Self.wrap(subtitle, maxCharacters: Int((width - 40) / 6.4))
+        let legendTop = 44 + Double(subtitleLines.count) * 16
+        let headerHeight = legendTop + Double(legendRows.count) * 20 + 8
         let bodyHeight = panels.isEmpty ? 60 : Double(panels.count) * BarChartPanel.height
         var svg = SVGDocument(width: width, height: headerHeight + bodyHeight + 10)
 
         svg.text(title, x: 20, y: 28, size: 18, weight: "bold")
-        svg.text(subtitle, x: 20, y: 48, size: 12, fill: "#555555")
+        for (index, line) in subtitleLines.enumerated() {
+            svg.text(line, x: 20, y: 48 + Double(index) * 16, size: 12, fill: "#555555")
+        }
         for (row, entries) in legendRows.enumerated() {
             var x = 20.0
-            let y = 58 + Double(row) * 20
+            let y = legendTop + Double(row) * 20
             for entry in entries {
                 svg.rect(x: x, y: y + 2, width: 14, height: 14, fill: entry.color)
                 svg.text(entry.name, x: x + 20, y: y + 14, size: 12)
@@ -126,5 +130,20 @@ struct BarChartFigure {
             panel.draw(into: &svg, x: 0, y: headerHeight + Double(index) * BarChartPanel.height, width: width)
         }
         return svg.render(title: title)
+    }
+
+    /// Greedy word wrap: SVG 1.1 text does not wrap by itself.
+    static func wrap(_ text: String, maxCharacters: Int) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ") {
+            if !current.isEmpty, current.count + 1 + word.count > Swift.max(20, maxCharacters) {
+                lines.append(current)
+                current = ""
+            }
+            current += current.isEmpty ? String(word) : " " + word
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines.isEmpty ? [""] : lines
     }
 }

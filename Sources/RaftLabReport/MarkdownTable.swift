@@ -37,7 +37,8 @@ struct MarkdownTable {
             return "| " + padded.joined(separator: " | ") + " |"
         }
         let rule = "|" + widths.indices.map { column in
-            let dashes = String(repeating: "-", count: widths[column])
+            // As wide as "| cell |": the cell plus its two spaces.
+            let dashes = String(repeating: "-", count: widths[column] + 1)
             return alignments[column] == .right ? dashes + ":|" : ":" + dashes + "|"
         }.joined()
         return ([line(cells[0]), rule] + cells.dropFirst().map(line)).joined(separator: "\n") + "\n"

@@ -27,7 +27,7 @@ struct Metric: Sendable {
     static let catchUp = recovery("catch-up") { $0.recovery.catchUpUs }
     static let snapshotInstall = recovery("snapshot install") { $0.recovery.snapshotInstallUs }
     static let failover = recovery("failover") { $0.recovery.failoverUs }
-    static let disk = Metric(header: "disk", direction: .lower, value: { r, _ in r.diskBytes.map(Double.init) },
+    static let disk = Metric(header: "disk", direction: .lower, value: { r, _ in r.diskBytes.map { Double($0) } },
                              format: { $0.map { Format.bytes(UInt64($0)) } ?? Format.missing })
     static let writeAmplification = Metric(header: "write amp", direction: .lower,
                                            value: { r, _ in r.writeAmplification }, format: Format.ratio)

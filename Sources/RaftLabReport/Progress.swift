@@ -44,12 +44,11 @@ public final class Progress: Sendable {
     /// A line left by the previous phase is ended, so finished phases stay visible.
     public func start(_ phase: String, total: Int) {
         guard isEnabled else { return }
-        let text = state.withLock { state -> String in
+        state.withLock { state in
             let prefix = state.lineOpen ? "\n" : ""
             state = State(phase: phase, total: Swift.max(0, total))
-            return prefix + draw(&state, now: ContinuousClock.now)
+            output(prefix + draw(&state, now: ContinuousClock.now))
         }
-        output(text)
     }
 
     /// Adds `steps` completed steps.
@@ -67,26 +66,24 @@ public final class Progress: Sendable {
     /// Draws the final state of the phase and ends its line.
     public func finish() {
         guard isEnabled else { return }
-        let text = state.withLock { state -> String in
-            guard state.lineOpen else { return "" }
-            let line = draw(&state, now: ContinuousClock.now) + "\n"
+        state.withLock { state in
+            guard state.lineOpen else { return }
+            output(draw(&state, now: ContinuousClock.now) + "\n")
             state.lineOpen = false
-            return line
         }
-        if !text.isEmpty { output(text) }
     }
 
     private func update(_ change: (Int) -> Int) {
         let now = ContinuousClock.now
-        let text = state.withLock { state -> String? in
+        // Written under the lock: lines from racing tasks must not land out of order.
+        state.withLock { state in
             state.completed = Swift.max(0, change(state.completed))
             let percent = Self.percent(state)
             let due = state.lastDraw.map { now - $0 >= minimumInterval } ?? true
             let done = state.total > 0 && state.completed >= state.total
-            guard percent != state.lastPercent || due || done else { return nil }
-            return draw(&state, now: now)
+            guard percent != state.lastPercent || due || done else { return }
+            output(draw(&state, now: now))
         }
-        if let text { output(text) }
     }
 
     private func draw(_ state: inout State, now: ContinuousClock.Instant) -> String {

@@ -69,6 +69,10 @@ public struct ReportComparison: Sendable {
         let keys = Set(runs.flatMap { $0.report.results.map(\.key) })
             .sorted { ($0.series, $0.concurrency) < ($1.series, $1.concurrency) }
         let labeler = SeriesLabeler(keys.map(\.series))
+        if runs.count >= 2, !keys.isEmpty {
+            out += "\n\"change\" is \(runs.last!.label) relative to \(runs.first!.label). "
+            out += "Higher is better for ops/s, lower for everything else. n/a: not measured in that run.\n"
+        }
         if keys.isEmpty { out += "\nNo results in any run.\n" }
         for key in keys {
             out += "\n## \(labeler.label(key.series)), concurrency \(key.concurrency)\n\n"
@@ -77,9 +81,6 @@ public struct ReportComparison: Sendable {
         return out
     }
 
-    var changeHeader: String {
-        runs.count >= 2 ? "change (\(runs.last!.label) vs \(runs.first!.label))" : "change"
-    }
 
     func runTable() -> MarkdownTable {
         var table = MarkdownTable(
@@ -134,7 +135,7 @@ public struct ReportComparison: Sendable {
     func resultTable(_ key: ResultKey) -> MarkdownTable {
         let results = runs.map { run in run.report.results.first { $0.key == key } }
         var headers = ["metric"] + runs.map(\.label)
-        if runs.count >= 2 { headers.append(changeHeader) }
+        if runs.count >= 2 { headers.append("change") }
         var table = MarkdownTable(headers: headers)
         for metric in Metric.all {
             let values = zip(runs, results).map { run, result in result.flatMap { metric.value($0, run.report.floor) } }
