@@ -142,8 +142,9 @@ public final class TCPTransport: Transport {
     /// Encodes each message and queues it for its `to`. Never blocks. Messages
     /// for unknown peers, larger than `maxFrameSize`, or pushed out of a full
     /// queue are dropped and counted in `stats`.
+    /// After `shutdown` it does nothing.
     public func send(_ messages: [Message]) {
-        guard !messages.isEmpty else { return }
+        guard !messages.isEmpty, !isShutDown else { return }
         var framesByPeer: [NodeID: [ByteBuffer]] = [:]
         for message in messages {
             let size = codec.frameSize(of: message)
@@ -168,10 +169,10 @@ public final class TCPTransport: Transport {
             framesByPeer[message.to, default: []].append(buffer)
         }
         for (peerID, frames) in framesByPeer {
-            if let link = link(for: peerID) {
-                link.enqueue(frames)
-            } else {
-                counters.droppedNoRoute.add(frames.count)
+            switch link(for: peerID) {
+            case let .link(link): link.enqueue(frames)
+            case .noRoute: counters.droppedNoRoute.add(frames.count)
+            case .shutDown: return
             }
         }
     }
@@ -277,19 +278,31 @@ public final class TCPTransport: Transport {
 
     // MARK: Internals
 
-    /// The link to `peerID`, created on first use, or nil if the address book
-    /// does not know the peer (or it is this node, or the transport is shut down).
-    private func link(for peerID: NodeID) -> PeerLink? {
-        state.withLock { state -> PeerLink? in
-            if case .shutDown = state.lifecycle { return nil }
-            if let link = state.links[peerID] { return link }
-            guard peerID != nodeID, let address = state.addressBook[peerID] else { return nil }
+    private var isShutDown: Bool {
+        state.withLock { state in
+            if case .shutDown = state.lifecycle { true } else { false }
+        }
+    }
+
+    private enum Route {
+        case link(PeerLink)
+        case noRoute
+        case shutDown
+    }
+
+    /// The link to `peerID`, created on first use; `.noRoute` if the address
+    /// book does not know the peer or it is this node.
+    private func link(for peerID: NodeID) -> Route {
+        state.withLock { state -> Route in
+            if case .shutDown = state.lifecycle { return .shutDown }
+            if let link = state.links[peerID] { return .link(link) }
+            guard peerID != nodeID, let address = state.addressBook[peerID] else { return .noRoute }
             let link = PeerLink(
                 peerID: peerID, address: address, loop: group.next(),
                 configuration: configuration, counters: counters, logger: logger
             )
             state.links[peerID] = link
-            return link
+            return .link(link)
         }
     }
 
