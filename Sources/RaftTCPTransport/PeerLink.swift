@@ -44,16 +44,21 @@ final class PeerLink: Sendable {
     /// Queues frames for this peer and makes sure a drain is scheduled.
     func enqueue(_ frames: [ByteBuffer]) {
         let configuration = self.configuration
-        let (dropped, scheduleDrain) = outbox.withLock { outbox -> (Int, Bool) in
-            guard !outbox.closed else { return (0, false) }
+        let dropped = outbox.withLock { outbox -> Int in
+            guard !outbox.closed else { return 0 }
             var dropped = 0
             for frame in frames { dropped += outbox.push(frame, configuration: configuration) }
-            guard !outbox.drainScheduled else { return (dropped, false) }
-            outbox.drainScheduled = true
-            return (dropped, true)
+            if !outbox.drainScheduled {
+                outbox.drainScheduled = true
+                // Scheduled under the lock: closeOnLoop sets `closed` under it
+                // too, so no drain can be scheduled after the link closed and
+                // its event loop group may have shut down. (execute only
+                // appends to the loop's task queue; it never runs inline.)
+                loop.execute { self.drain() }
+            }
+            return dropped
         }
         if dropped > 0 { counters.droppedQueueFull.add(dropped) }
-        if scheduleDrain { loop.execute { self.drain() } }
     }
 
     /// Frames waiting in the queue.
@@ -144,6 +149,11 @@ final class PeerLink: Sendable {
             return
         }
         switch result {
+        case let .success(channel) where !channel.isActive:
+            // Connected and already closed again: its channelInactive found no
+            // .connected phase to act on, so handle the loss here.
+            connection.value.failures += 1
+            scheduleReconnect()
         case let .success(channel):
             if connection.value.everConnected || connection.value.failures > 0 {
                 counters.reconnects.add(1)
@@ -155,9 +165,13 @@ final class PeerLink: Sendable {
         case let .failure(error):
             counters.connectFailures.add(1)
             connection.value.failures += 1
-            logger.debug("cannot connect to peer", metadata: [
-                "error": "\(error)", "consecutive_failures": "\(connection.value.failures)",
-            ])
+            // Say it once at .info when a peer becomes unreachable; the retries
+            // that follow (every second at most) only at .debug.
+            logger.log(
+                level: connection.value.failures == 1 ? .info : .debug,
+                "cannot connect to peer; retrying with backoff",
+                metadata: ["error": "\(error)", "consecutive_failures": "\(connection.value.failures)"]
+            )
             scheduleReconnect()
         }
     }

@@ -25,7 +25,7 @@ final class Inbox: Sendable {
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+func eventually(timeout: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while clock.now < deadline {
@@ -155,6 +155,47 @@ final class RawSocket {
             if received == 0 { return true }
             if received < 0 { return errno == ECONNRESET }
         }
+    }
+}
+
+/// A loopback port where connection attempts hang: a listener with a
+/// backlog of 0 that never accepts, its queue filled by non-blocking
+/// connections, so the kernel drops further SYNs.
+final class Blackhole {
+    let port: Int
+    private var descriptors: [Int32] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+        descriptors.append(listener)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(loopback)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard ok else { throw RawSocket.Failure(operation: "bind/listen", errno: errno) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard filler >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+            descriptors.append(filler)
+            _ = fcntl(filler, F_SETFL, fcntl(filler, F_GETFL) | O_NONBLOCK)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        usleep(100_000)  // let the handshakes of the fillers complete
+    }
+
+    deinit {
+        for fd in descriptors { close(fd) }
     }
 }
 

@@ -314,19 +314,26 @@ struct TCPTransportTests {
         await never.shutdown()
         await #expect(throws: TCPTransportError.shutDown) { try await never.start { _ in } }
 
-        // Unroutable address (TEST-NET-1): the connect attempt is still pending at shutdown.
+        // A connection attempt that hangs: shutdown aborts it rather than
+        // waiting out the connect timeout.
+        let blackhole = try Blackhole()
         var configuration = TCPTransportConfiguration()
-        configuration.connectTimeout = .seconds(5)
+        configuration.connectTimeout = .seconds(60)
         let pending = TCPTransport(
             nodeID: 1, listenAddress: PeerAddress(host: loopback, port: 0),
-            peers: [2: PeerAddress(host: "192.0.2.1", port: 9)], configuration: configuration,
+            peers: [2: PeerAddress(host: loopback, port: blackhole.port)], configuration: configuration,
             logger: quietLogger()
         )
         try await pending.start { _ in }
         pending.send([message(from: 1, to: 2, seq: 1)])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(pending.stats.connectFailures == 0, "the attempt should still be pending")
+        #expect(pending.queuedMessageCount(for: 2) == 1)
         let clock = ContinuousClock()
         let started = clock.now
         await pending.shutdown()
-        #expect(clock.now - started < .seconds(6))
+        // Generous for a loaded machine, far below the 60 s connect timeout.
+        #expect(clock.now - started < .seconds(30))
+        withExtendedLifetime(blackhole) {}
     }
 }
