@@ -15,7 +15,7 @@ public enum MarkdownReport {
         out += "\n"
         out += "Best value in each column in **bold** (highest throughput, lowest everything else). "
         out += "Write latency is client submit → commit acknowledgement, replication lag is leader commit → "
-        out += "follower apply, both in µs. \"p50 × fdatasync\" is the write p50 divided by the fdatasync floor. "
+        out += "follower apply, both in µs. \"p50/p99 × fdatasync\" is that write percentile divided by the fdatasync floor. "
         out += "n/a: not measured in this run.\n"
 
         let labeler = SeriesLabeler(report.results.map(\.seriesKey))

@@ -16,10 +16,10 @@ struct Metric: Sendable {
     static let p99 = latency("p99 µs") { $0.writeLatencyUs.p99 }
     static let p999 = latency("p99.9 µs") { $0.writeLatencyUs.p999 }
     static let max = latency("max µs") { $0.writeLatencyUs.max }
-    /// The durable write latency in units of the machine's fdatasync floor.
-    static let p50Floor = Metric(header: "p50 × fdatasync", direction: .lower, value: { r, floor in
-        floor.fdatasyncUs > 0 ? r.writeLatencyUs.p50 / floor.fdatasyncUs : nil
-    }, format: Format.multiple)
+    /// The durable write latency in units of the machine's fdatasync floor:
+    /// comparable across machines where raw microseconds are not.
+    static let p50Floor = floorMultiple("p50 × fdatasync") { $0.writeLatencyUs.p50 }
+    static let p99Floor = floorMultiple("p99 × fdatasync") { $0.writeLatencyUs.p99 }
     static let lagP50 = latency("lag p50 µs") { $0.replicationLagUs.p50 }
     static let lagP99 = latency("lag p99 µs") { $0.replicationLagUs.p99 }
     static let lagMax = latency("lag max µs") { $0.replicationLagUs.max }
@@ -36,12 +36,18 @@ struct Metric: Sendable {
 
     /// Every column of a report table, in order.
     static let all: [Metric] = [
-        throughput, p50, p90, p99, p999, max, p50Floor, lagP50, lagP99, lagMax,
+        throughput, p50, p90, p99, p999, max, p50Floor, p99Floor, lagP50, lagP99, lagMax,
         restart, catchUp, snapshotInstall, failover, disk, writeAmplification, syncsPerWrite,
     ]
 
     private static func latency(_ header: String, _ read: @escaping @Sendable (BenchResult) -> Double?) -> Metric {
         Metric(header: header, direction: .lower, value: { r, _ in read(r) }, format: Format.micros)
+    }
+
+    private static func floorMultiple(_ header: String, _ read: @escaping @Sendable (BenchResult) -> Double) -> Metric {
+        Metric(header: header, direction: .lower, value: { r, floor in
+            floor.fdatasyncUs > 0 ? read(r) / floor.fdatasyncUs : nil
+        }, format: Format.multiple)
     }
 
     private static func recovery(_ header: String, _ read: @escaping @Sendable (BenchResult) -> Double?) -> Metric {

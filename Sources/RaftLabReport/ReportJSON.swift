@@ -23,6 +23,7 @@ public enum ReportJSON {
 
     /// Decodes a report; `path` names the file in errors.
     public static func decode(_ data: Data, path: String) throws -> BenchReport {
+        guard !data.isEmpty else { throw ReportFileError.invalid(path: path, reason: "the file is empty") }
         do {
             return try JSONDecoder().decode(BenchReport.self, from: data)
         } catch let error as DecodingError {
@@ -65,16 +66,32 @@ public enum ReportJSON {
             let parent = at(context.codingPath)
             return "missing key \"\(key.stringValue)\"" + (context.codingPath.isEmpty ? "" : " in \(parent)")
         case let .typeMismatch(type, context):
-            return "\(at(context.codingPath)): expected \(type)"
+            return "\(at(context.codingPath)): expected \(kind(type))"
         case let .valueNotFound(type, context):
-            return "\(at(context.codingPath)): expected \(type), found null"
+            return "\(at(context.codingPath)): expected \(kind(type)), found null"
         case let .dataCorrupted(context):
-            let underlying = context.underlyingError.map { ": \($0.localizedDescription)" } ?? ""
-            return context.codingPath.isEmpty
-                ? "not valid JSON\(underlying)"
-                : "\(at(context.codingPath)): \(context.debugDescription)"
+            guard context.codingPath.isEmpty else { return "\(at(context.codingPath)): \(context.debugDescription)" }
+            return context.underlyingError.map { "not valid JSON (\($0))" } ?? "not valid JSON"
         @unknown default:
             return String(describing: error)
+        }
+    }
+
+    /// JSON words for the Swift type a key should have held.
+    private static func kind(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Dictionary") || type == BenchReport.self || name.hasSuffix("Summary")
+            || type == MachineInfo.self || type == Floor.self || type == RecoveryTimes.self
+            || type == BenchResult.self || type == BackendPair.self || type == JSONObject.self {
+            return "an object"
+        }
+        if name.hasPrefix("Array") { return "an array" }
+        switch name {
+        case "String": return "a string"
+        case "Bool": return "true or false"
+        case "Double", "Float": return "a number"
+        case "Int", "Int64", "UInt64", "UInt", "Int32": return "an integer"
+        default: return name
         }
     }
 

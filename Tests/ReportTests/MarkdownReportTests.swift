@@ -55,7 +55,7 @@ struct MarkdownReportTests {
         }
         let header = tableHeader(markdown, section: "## Concurrency 1\n")
         #expect(header == ["backend", "ops/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "p50 × fdatasync",
-                           "lag p50 µs", "lag p99 µs", "lag max µs", "restart", "catch-up", "snapshot install",
+                           "p99 × fdatasync", "lag p50 µs", "lag p99 µs", "lag max µs", "restart", "catch-up", "snapshot install",
                            "failover", "disk", "write amp", "syncs/write"])
     }
 
@@ -69,6 +69,8 @@ struct MarkdownReportTests {
         #expect(cell("memory/memory", "p50 µs") == "**50.0**")
         #expect(cell("memory/memory", "p50 × fdatasync") == "**0.20×**")
         #expect(cell("lmdb/lmdb", "p50 × fdatasync") == "1.8×")
+        #expect(cell("lmdb/lmdb", "p99 × fdatasync") == "5.4×")
+        #expect(cell("memory/memory", "p99 × fdatasync") == "**0.60×**")
         #expect(cell("flatfile/flatfile", "p99.9 µs") == "4500")
         // Recovery, disk and amplification: lowest wins.
         #expect(cell("lmdb/lmdb", "restart") == "**20.0 ms**")

@@ -140,7 +140,7 @@ struct ReportJSONTests {
         let data = try JSONSerialization.data(withJSONObject: json)
         let error = #expect(throws: ReportFileError.self) { try ReportJSON.decode(data, path: "runs/a/report.json") }
         #expect(error?.path == "runs/a/report.json")
-        #expect(error?.description.contains("results[2].write_latency_us.p99") == true)
+        #expect(error?.description.contains("results[2].write_latency_us.p99: expected a number") == true)
     }
 
     @Test func missingKeyIsNamed() throws {
@@ -150,6 +150,15 @@ struct ReportJSONTests {
         let error = #expect(throws: ReportFileError.self) { try ReportJSON.decode(data, path: "x/report.json") }
         #expect(error?.description.contains("floor") == true)
         #expect(error?.description.contains("x/report.json") == true)
+    }
+
+    @Test func emptyOrNonObjectFilesSayWhatIsWrong() {
+        let empty = #expect(throws: ReportFileError.self) { try ReportJSON.decode(Data(), path: "e/report.json") }
+        #expect(empty == .invalid(path: "e/report.json", reason: "the file is empty"))
+        let array = #expect(throws: ReportFileError.self) { try ReportJSON.decode(Data("[1]".utf8), path: "a") }
+        #expect(array == .invalid(path: "a", reason: "the top level: expected an object"))
+        let garbage = #expect(throws: ReportFileError.self) { try ReportJSON.decode(Data("{\"a\": ".utf8), path: "g") }
+        #expect(garbage?.description.hasPrefix("g is not a valid RaftLab report: not valid JSON") == true)
     }
 
     @Test func missingFileIsUnreadable() throws {
