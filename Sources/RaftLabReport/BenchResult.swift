@@ -1,3 +1,5 @@
+import StorageCore
+
 /// One measured configuration: one backend pair at one concurrency.
 ///
 /// Values that a run may legitimately not have (a phase that was not run, a
@@ -5,7 +7,7 @@
 /// `null`, never omitted, so every report has the same key set and tools
 /// reading it need no special cases.
 public struct BenchResult: Codable, Sendable, Equatable {
-    public var backend: BackendPair
+    public var backend: ReportBackend
     public var sync: Bool
     public var nodes: Int
     public var concurrency: Int
@@ -26,7 +28,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
     public var syncsPerWrite: Double?
 
     public init(
-        backend: BackendPair, sync: Bool, nodes: Int, concurrency: Int, valueSize: Int, ops: Int,
+        backend: ReportBackend, sync: Bool, nodes: Int, concurrency: Int, valueSize: Int, ops: Int,
         throughputOpsS: Double, writeLatencyUs: LatencySummary,
         replicationLagUs: LagSummary = LagSummary(), recovery: RecoveryTimes = RecoveryTimes(),
         diskBytes: UInt64? = nil, writeAmplification: Double? = nil, syncsPerWrite: Double? = nil
@@ -61,7 +63,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        backend = try c.decode(BackendPair.self, forKey: .backend)
+        backend = try c.decode(ReportBackend.self, forKey: .backend)
         sync = try c.decode(Bool.self, forKey: .sync)
         nodes = try c.decode(Int.self, forKey: .nodes)
         concurrency = try c.decode(Int.self, forKey: .concurrency)
@@ -95,8 +97,10 @@ public struct BenchResult: Codable, Sendable, Equatable {
     }
 }
 
-/// The log and state backends of a node, which may differ ("lmdb/leveldb").
-public struct BackendPair: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+/// The log and state backends of a node, which may differ ("lmdb/leveldb"),
+/// as `report.json` names them. Named apart from the runner's own backend
+/// pair type so a module importing both never sees an ambiguous name.
+public struct ReportBackend: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
     public var log: String
     public var state: String
 
@@ -107,6 +111,9 @@ public struct BackendPair: Codable, Sendable, Hashable, Comparable, CustomString
 
     /// The same backend for the log and the state.
     public init(_ both: String) { self.init(log: both, state: both) }
+
+    /// The backends a node's storage config names.
+    public init(_ storage: StorageConfig) { self.init(log: storage.logBackend, state: storage.stateBackend) }
 
     /// "log/state", how reports name a backend pair.
     public var description: String { "\(log)/\(state)" }

@@ -2,12 +2,12 @@
 /// the settings that change what is being measured. Charts draw one series
 /// per `SeriesKey` (one colour per backend) across concurrencies.
 public struct SeriesKey: Hashable, Comparable, Sendable {
-    public var backend: BackendPair
+    public var backend: ReportBackend
     public var sync: Bool
     public var nodes: Int
     public var valueSize: Int
 
-    public init(backend: BackendPair, sync: Bool, nodes: Int, valueSize: Int) {
+    public init(backend: ReportBackend, sync: Bool, nodes: Int, valueSize: Int) {
         self.backend = backend
         self.sync = sync
         self.nodes = nodes

@@ -24,7 +24,7 @@ enum Fixtures {
         disk: UInt64? = nil, amplification: Double? = nil, syncs: Double? = nil
     ) -> BenchResult {
         BenchResult(
-            backend: BackendPair(backend), sync: true, nodes: 3, concurrency: concurrency, valueSize: 128,
+            backend: ReportBackend(backend), sync: true, nodes: 3, concurrency: concurrency, valueSize: 128,
             ops: 10000, throughputOpsS: throughput,
             writeLatencyUs: LatencySummary(p50: p50, p90: p50 * 1.5, p99: p50 * 3, p999: p50 * 5, max: p50 * 10),
             replicationLagUs: LagSummary(p50: lagP50, p99: lagP50.map { $0 * 2 }, max: lagP50.map { $0 * 3 }),

@@ -68,7 +68,7 @@ struct LatencyCSVTests {
     @Test func quotesBackendNamesWithCommas() {
         var report = Fixtures.report()
         report.results = [report.results[0]]
-        report.results[0].backend = BackendPair(log: "a,b", state: "c\"d")
+        report.results[0].backend = ReportBackend(log: "a,b", state: "c\"d")
         let rows = Self.parse(LatencyCSV.render(report))
         #expect(rows[1][0] == "a,b/c\"d")
         #expect(rows[1].count == LatencyCSV.header.count)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RaftLabReport
+import StorageCore
 
 /// The shape report.json must have: the schema, key for key.
 private indirect enum Shape: Sendable {
@@ -174,6 +175,12 @@ struct ReportJSONTests {
         let error = #expect(throws: ReportFileError.self) { try ReportJSON.encode(report, path: "out/report.json") }
         #expect(error?.path == "out/report.json")
         #expect(error?.description.contains("write_amplification") == true)
+    }
+
+    @Test func backendNamesComeFromAStorageConfig() {
+        let storage = StorageConfig(logBackend: "lmdb", stateBackend: "leveldb", dataDirectory: "/tmp/x")
+        #expect(ReportBackend(storage) == ReportBackend(log: "lmdb", state: "leveldb"))
+        #expect(ReportBackend(storage).description == "lmdb/leveldb")
     }
 
     @Test func timestampAndDefaultDirectory() {
