@@ -1,0 +1,6 @@
+import ArgumentParser
+
+extension RaftLabCommand {
+    /// Every subcommand, in the order `--help` lists them.
+    static let all: [any ParsableCommand.Type] = []
+}
