@@ -10,6 +10,9 @@
 //   RaftLabBackends  the one place that links every backend and registers it by name
 //   Raft             the consensus core (pure state machine) and its runtime
 //   RaftTCPTransport the SwiftNIO transport for one process per node
+//   NoSQL            the state machine: tables, items, versions, queries
+//   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
 
@@ -24,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         // MARK: Storage core (protocols and shared types only, no engine code)
@@ -52,11 +57,29 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: NoSQL state machine: tables and items over any StateStore
+        .target(name: "NoSQL", dependencies: ["StorageCore"]),
+
+        // MARK: Node: engine + state machine + the stores a config names
+        .target(name: "RaftLabNode", dependencies: [
+            "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // MARK: Reports: report.json, Markdown, CSV, SVG charts, machine floors
+        .target(name: "RaftLabReport", dependencies: [
+            "StorageCore",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+
         // MARK: Tools
         .executableTarget(name: "StorageProbe", dependencies: ["StorageCore", "RaftLabBackends"]),
 
         // MARK: Tests
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore"]),
+        .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
+        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends"]),
 
         // MARK: Benchmarks (swift package benchmark)

@@ -1,13 +1,62 @@
 import StorageCore
 
-// PLACEHOLDER until the real backend lands in this session; it refuses to open.
+/// LevelDB: a log-structured merge tree in one directory per store (CURRENT,
+/// MANIFEST-*, a write-ahead .log and sorted .ldb tables). Each mutating call
+/// is one WriteBatch, LevelDB's unit of atomicity.
+///
+/// # Where it syncs
+/// In `leveldb_write` with sync=1, once per mutating call: the batch is
+/// appended to the .log file as one record and fdatasynced, counted as 1 sync.
+/// Memtable flushes and compactions sync their own files in LevelDB's
+/// background thread, off the write path, and are not counted. With `sync`
+/// off each record is still written to the .log file before the call returns,
+/// so it survives SIGKILL but not power loss.
 public struct LevelDBBackend: StorageBackend {
     public init() {}
+
     public var name: String { "leveldb" }
-    public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
-        throw StorageError.engine(backend: name, message: "not built yet")
+
+    public var settingsHelp: [String: String] {
+        [
+            "write_buffer_size":
+                "Bytes of writes LevelDB gathers in memory before flushing them to a sorted table "
+                + "(LevelDB's default is 4 MiB); larger means fewer, bigger flushes and a longer recovery.",
+            "compression": "'snappy' (default) or 'none': how table blocks are compressed.",
+        ]
     }
+
+    public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
+        let settings = try prepare(options, kind: .log)
+        return try LevelDBLogStore(directory: options.directory, sync: options.sync, settings: settings)
+    }
+
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
-        throw StorageError.engine(backend: name, message: "not built yet")
+        let settings = try prepare(options, kind: .state)
+        return try LevelDBStateStore(directory: options.directory, sync: options.sync, settings: settings)
+    }
+
+    private func prepare(_ options: StoreOptions, kind: StoreDirectory.Kind) throws -> LevelDBSettings {
+        try checkSettings(options)
+        let settings = try Self.parse(options.settings)
+        try StoreDirectory.prepare(options.directory, backend: name, kind: kind, sync: options.sync)
+        return settings
+    }
+
+    static func parse(_ settings: [String: String]) throws -> LevelDBSettings {
+        var parsed = LevelDBSettings()
+        if let text = settings["write_buffer_size"] {
+            guard let size = Int(text), size > 0 else {
+                throw StorageError.invalidArgument(
+                    "leveldb setting write_buffer_size must be a positive number of bytes, got '\(text)'")
+            }
+            parsed.writeBufferSize = size
+        }
+        switch settings["compression"] {
+        case nil, "snappy": parsed.compression = true
+        case "none": parsed.compression = false
+        case let other?:
+            throw StorageError.invalidArgument("leveldb setting compression must be 'snappy' or 'none', got '\(other)'")
+        }
+        return parsed
     }
 }

@@ -1,1 +1,43 @@
-print("placeholder")
+// A child process for crash tests: writes synced log entries and state items
+// through the registry, and prints "ack N" only after write N has returned, so
+// everything it acknowledged must survive the SIGKILL the test sends it.
+//
+//     StorageProbe <backend> <data-dir> [count]
+#if canImport(Glibc)
+import Glibc
+#endif
+import RaftLabBackends
+import StorageCore
+
+/// Unbuffered write to a descriptor: the line is out of the process before the next write starts.
+func say(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    say("usage: StorageProbe <backend> <data-dir> [count]", to: STDERR_FILENO)
+    exit(64)
+}
+let count = arguments.count > 3 ? UInt64(arguments[3]) ?? 1_000_000 : 1_000_000
+
+do {
+    let config = StorageConfig(backend: arguments[1], dataDirectory: arguments[2], sync: true)
+    let (log, state) = try BackendRegistry.standard.openStores(config)
+    var index = try log.lastIndex() + 1
+    while index <= count {
+        let data = Array("command-\(index)".utf8)
+        try log.append([LogEntry(index: index, term: 1, data: data)], hardState: HardState(term: 1, votedFor: 1, commit: index))
+        var batch = WriteBatch()
+        batch.put(Array("key-\(index)".utf8), data)
+        try state.apply(batch, through: AppliedPosition(index: index, term: 1))
+        say("ack \(index)")
+        index += 1
+    }
+    try log.close()
+    try state.close()
+} catch {
+    say("StorageProbe: \(error)", to: STDERR_FILENO)
+    exit(1)
+}

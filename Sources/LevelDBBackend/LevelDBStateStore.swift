@@ -1,0 +1,124 @@
+import StorageCore
+import Synchronization
+
+/// The state machine's pairs in one LevelDB database: each user key behind
+/// the data namespace byte, the applied position under its own meta key (see
+/// `LevelDBKeys`). LevelDB's default comparator is unsigned byte order, and
+/// it accepts empty keys, so user keys need no other transformation.
+///
+/// # Where it syncs
+/// In `leveldb_write` with sync=1, once per `apply` and per `restore`: each is
+/// one WriteBatch that carries the applied position with the writes (see
+/// `LevelDBDatabase`), counted as 1.
+final class LevelDBStateStore: StateStore {
+    private let database: LevelDBDatabase
+    /// Cached applied position; nil once closed.
+    private let applied: Mutex<AppliedPosition?>
+
+    init(directory: String, sync: Bool, settings: LevelDBSettings) throws {
+        let database = try LevelDBDatabase(directory: directory, sync: sync, settings: settings)
+        do {
+            self.applied = Mutex(try LevelDBStateStore.decodePosition(database.get(LevelDBKeys.applied), directory))
+            self.database = database
+        } catch {
+            try? database.close()
+            throw error
+        }
+    }
+
+    static func decodePosition(_ bytes: Bytes?, _ directory: String) throws -> AppliedPosition {
+        try bytes.map { try PositionCodec.decode($0, source: "\(directory) (applied position)") } ?? .zero
+    }
+
+    private func checkOpen() throws {
+        guard applied.withLock({ $0 }) != nil else { throw StorageError.closed }
+    }
+
+    func get(_ key: Bytes) throws -> Bytes? {
+        try checkOpen()
+        return try database.get(LevelDBKeys.state(key))
+    }
+
+    func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] {
+        try checkOpen()
+        guard limit > 0 else { return [] }
+        var pairs: [KeyValue] = []
+        try database.scan(from: LevelDBKeys.state(range.lower)) { pair in
+            guard let key = LevelDBKeys.userKey(pair.key), !range.isPastEnd(key) else { return false }
+            pairs.append(KeyValue(key: key, value: pair.value))
+            return pairs.count < limit
+        }
+        return pairs
+    }
+
+    func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try applied.withLock { applied in
+            guard let current = applied else { throw StorageError.closed }
+            guard position >= current else {
+                throw StorageError.invalidArgument(
+                    "applied position \(position.index) is below the current position \(current.index)")
+            }
+            let writes = LevelDBBatch()
+            for operation in batch.operations {
+                switch operation {
+                case .put(let key, let value): writes.put(LevelDBKeys.state(key), value)
+                case .delete(let key): writes.delete(LevelDBKeys.state(key))
+                }
+            }
+            writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
+            try database.write(writes)
+            applied = position
+        }
+    }
+
+    func appliedPosition() throws -> AppliedPosition {
+        guard let position = applied.withLock({ $0 }) else { throw StorageError.closed }
+        return position
+    }
+
+    func snapshot() throws -> any StateSnapshot {
+        try checkOpen()
+        let (reader, position) = try database.openReader(
+            from: [LevelDBKeys.data], to: LevelDBKeys.dataEnd, reading: LevelDBKeys.applied)
+        do {
+            return LevelDBStateSnapshot(
+                database: database, reader: reader,
+                position: try LevelDBStateStore.decodePosition(position, database.directory))
+        } catch {
+            database.closeReader(reader)
+            throw error
+        }
+    }
+
+    /// One WriteBatch that deletes every existing pair, writes the new ones
+    /// and the position: LevelDB applies a batch whole or not at all, so a
+    /// crash midway leaves the old state. The batch is built in memory, so a
+    /// restore needs memory in proportion to the old and new state.
+    func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
+        try applied.withLock { applied in
+            guard applied != nil else { throw StorageError.closed }
+            let writes = LevelDBBatch()
+            try database.scan(from: [LevelDBKeys.data]) { pair in
+                guard LevelDBKeys.userKey(pair.key) != nil else { return false }
+                writes.delete(pair.key)
+                return true
+            }
+            // Read outside the database lock: the source may be a snapshot of
+            // this very store. A delete followed by a put of the same key
+            // leaves the put, so keys present before and after survive.
+            while let pair = try source.next() { writes.put(LevelDBKeys.state(pair.key), pair.value) }
+            writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
+            try database.write(writes)
+            applied = position
+        }
+    }
+
+    var syncCount: UInt64 { database.syncs.value }
+
+    func close() throws {
+        try applied.withLock { applied in
+            applied = nil
+            try database.close()
+        }
+    }
+}

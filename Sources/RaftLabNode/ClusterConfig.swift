@@ -1,0 +1,165 @@
+import StorageCore
+
+/// A cluster as a config file describes it: which storage engines each node
+/// uses, how the engine is tuned, and where each node listens.
+///
+/// Loaded from TOML (`ClusterConfig.load(path:)`); every key is checked, so a
+/// typo is an error naming the key rather than a silently ignored setting.
+public struct ClusterConfig: Sendable, Hashable {
+    public struct Storage: Sendable, Hashable {
+        /// Backend name of the Raft log store (`memory`, `flatfile`, `lmdb`, `leveldb`).
+        public var log: String = "memory"
+        /// Backend name of the state store.
+        public var state: String = "memory"
+        /// fsync before acknowledging (see each backend's doc for where it syncs).
+        public var sync: Bool = true
+        /// Each node's stores live in `<dataDirectory>/node-<id>/{log,state}`.
+        public var dataDirectory: String = "data"
+        /// Per-backend settings, e.g. `[storage.lmdb] map_size = 1073741824`.
+        public var settings: [String: [String: String]] = [:]
+
+        public init() {}
+
+        public func storageConfig(forNode id: UInt64) -> StorageConfig {
+            StorageConfig(
+                logBackend: log, stateBackend: state,
+                dataDirectory: dataDirectory + "/node-\(id)", sync: sync, settings: settings)
+        }
+    }
+
+    public struct Engine: Sendable, Hashable {
+        /// Length of one Raft tick.
+        public var tickMilliseconds: Int = 10
+        /// Election timeout, randomized in [electionTicks, 2 × electionTicks).
+        public var electionTicks: Int = 10
+        public var heartbeatTicks: Int = 1
+        /// Take a snapshot and compact the log after this many applied entries.
+        public var snapshotEntries: Int = 10_000
+        /// Most proposals batched into one append (one sync).
+        public var maxBatch: Int = 512
+        /// AppendEntries messages in flight per follower.
+        public var maxInflight: Int = 256
+
+        public init() {}
+    }
+
+    public struct Limits: Sendable, Hashable {
+        /// Largest item accepted, in bytes (DynamoDB's limit by default).
+        public var maxItemBytes: Int = 400 * 1024
+        public init() {}
+    }
+
+    public struct Node: Sendable, Hashable {
+        public var id: UInt64
+        public var raftAddress: HostPort
+        public var httpAddress: HostPort
+
+        public init(id: UInt64, raftAddress: HostPort, httpAddress: HostPort) {
+            self.id = id
+            self.raftAddress = raftAddress
+            self.httpAddress = httpAddress
+        }
+    }
+
+    public var storage = Storage()
+    public var engine = Engine()
+    public var limits = Limits()
+    public var nodes: [Node]
+    /// The raw `[bench]` table, interpreted by the benchmark runner.
+    public var bench: [String: ConfigValue] = [:]
+
+    public init(nodes: [Node]) {
+        self.nodes = nodes
+    }
+
+    /// The original simulator's cluster: three nodes in one process, HTTP on
+    /// localhost:8100-8102, the memory backend.
+    public static let standard = ClusterConfig(nodes: (1...3).map { id in
+        Node(
+            id: UInt64(id),
+            raftAddress: HostPort(host: "127.0.0.1", port: 9099 + id),
+            httpAddress: HostPort(host: "127.0.0.1", port: 8099 + id))
+    })
+
+    public func node(_ id: UInt64) throws -> Node {
+        guard let node = nodes.first(where: { $0.id == id }) else {
+            throw ConfigError.invalid(
+                "node id \(id) is not in the config; it lists \(nodes.map { String($0.id) }.joined(separator: ", "))")
+        }
+        return node
+    }
+
+    /// Checks what a parser cannot: backend names, unique ids and addresses, sane numbers.
+    public func validate(registry: BackendRegistry) throws {
+        for name in [storage.log, storage.state] {
+            do { _ = try registry.backend(named: name) } catch let error as StorageError {
+                throw ConfigError.invalid("[storage] \(error.description)")
+            }
+        }
+        guard !nodes.isEmpty else { throw ConfigError.invalid("the config lists no [[nodes]]") }
+        if nodes.contains(where: { $0.id == 0 }) { throw ConfigError.invalid("node ids start at 1; 0 means 'none' in Raft") }
+        if Set(nodes.map(\.id)).count != nodes.count { throw ConfigError.invalid("node ids must be unique") }
+        let addresses = nodes.flatMap { [$0.raftAddress, $0.httpAddress] }
+        if Set(addresses).count != addresses.count { throw ConfigError.invalid("every raft_addr and http_addr must be different") }
+        guard engine.tickMilliseconds > 0, engine.heartbeatTicks > 0, engine.electionTicks > engine.heartbeatTicks else {
+            throw ConfigError.invalid("[engine] needs tick_ms > 0 and election_ticks > heartbeat_ticks > 0")
+        }
+        guard engine.snapshotEntries > 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
+            throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive")
+        }
+    }
+}
+
+/// `host:port`.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65535).contains(port), colon != text.startIndex
+        else { throw ConfigError.invalid("'\(text)' is not an address of the form host:port") }
+        self.host = String(text[..<colon])
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// A scalar from a config table.
+public enum ConfigValue: Sendable, Hashable, CustomStringConvertible {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case list([ConfigValue])
+
+    public var description: String {
+        switch self {
+        case .string(let s): s
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        case .bool(let b): String(b)
+        case .list(let l): l.map(\.description).joined(separator: ",")
+        }
+    }
+}
+
+public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case syntax(path: String, line: Int, column: Int, reason: String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): "cannot read config \(path): \(reason)"
+        case let .syntax(path, line, column, reason): "\(path):\(line):\(column): \(reason)"
+        case let .invalid(reason): "invalid config: \(reason)"
+        }
+    }
+}

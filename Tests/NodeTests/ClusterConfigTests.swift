@@ -1,0 +1,79 @@
+import Foundation
+import RaftLabBackends
+import RaftLabNode
+import StorageCore
+import Testing
+
+@Suite("Cluster config")
+struct ClusterConfigTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test("the shipped examples load and validate", arguments: ["examples/cluster.toml", "examples/cluster-3proc.toml"])
+    func examplesLoad(file: String) throws {
+        let config = try ClusterConfig.load(path: Self.packageRoot + "/" + file)
+        try config.validate(registry: .standard)
+        #expect(config.storage.log == "lmdb")
+        #expect(config.storage.state == "lmdb")
+        #expect(config.storage.sync)
+        #expect(config.storage.settings["lmdb"] == ["map_size": "1073741824"])
+        #expect(config.nodes.map(\.id) == [1, 2, 3])
+        #expect(config.nodes[0].httpAddress == HostPort(host: "127.0.0.1", port: 8100))
+        #expect(config.storage.storageConfig(forNode: 2).logOptions.directory.hasSuffix("/node-2/log"))
+    }
+
+    @Test("the default cluster is the original's: three nodes on 8100-8102, memory")
+    func standardCluster() throws {
+        let config = ClusterConfig.standard
+        try config.validate(registry: .standard)
+        #expect(config.nodes.map(\.httpAddress.port) == [8100, 8101, 8102])
+        #expect(config.storage.log == "memory" && config.storage.state == "memory")
+    }
+
+    @Test("log and state backends are swapped by editing two keys")
+    func mixedBackends() throws {
+        let config = try ClusterConfig.parse("""
+            [storage]
+            log = "leveldb"
+            state = "flatfile"
+            sync = false
+            data_dir = "/tmp/x"
+            [[nodes]]
+            id = 7
+            raft_addr = "127.0.0.1:9200"
+            http_addr = "127.0.0.1:8200"
+            [bench]
+            ops = 5000
+            concurrency = [1, 64]
+            """)
+        try config.validate(registry: .standard)
+        #expect(config.storage.log == "leveldb")
+        #expect(config.storage.state == "flatfile")
+        #expect(!config.storage.sync)
+        #expect(config.bench["ops"] == .int(5000))
+        #expect(config.bench["concurrency"] == .list([.int(1), .int(64)]))
+    }
+
+    @Test("mistakes are errors that name the key, the line or the backend")
+    func badConfigs() throws {
+        func message(_ text: String) -> String {
+            do {
+                let config = try ClusterConfig.parse(text, path: "bad.toml")
+                try config.validate(registry: .standard)
+                return "accepted"
+            } catch {
+                return String(describing: error)
+            }
+        }
+        let node = "\n[[nodes]]\nid = 1\nraft_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\n"
+        #expect(message("[storage]\nlgo = \"lmdb\"" + node).contains("storage.lgo"))
+        #expect(message("[storage]\nlog = \"rocksdb\"" + node).contains("known backends: flatfile, leveldb, lmdb, memory"))
+        #expect(message("[storage]\nsync = \"yes\"" + node).contains("storage.sync must be true or false"))
+        #expect(message("[storage\nlog = 1").hasPrefix("bad.toml:1:"))
+        #expect(message("[[nodes]]\nid = 1\nraft_addr = \"nowhere\"\nhttp_addr = \"127.0.0.1:2\"").contains("host:port"))
+        #expect(message("[storage]\nlog = \"memory\"").contains("no [[nodes]]"))
+        #expect(message(node + node).contains("unique"))
+        #expect(message("[engine]\nelection_ticks = 1\nheartbeat_ticks = 1" + node).contains("election_ticks"))
+        #expect(throws: ConfigError.self) { try ClusterConfig.load(path: "/nonexistent/raftlab.toml") }
+    }
+}

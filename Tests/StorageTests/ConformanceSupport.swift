@@ -1,0 +1,78 @@
+import Foundation
+import MemoryBackend
+import RaftLabBackends
+import StorageCore
+import Testing
+
+/// One backend as a test argument; its description is the backend's name, so
+/// every test case in the output says which backend it ran on.
+struct BackendUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let name: String
+    var description: String { name }
+    var testDescription: String { name }
+
+    static let all = BackendRegistry.standard.names.map(BackendUnderTest.init)
+    static let persistent = all.filter { (try? BackendRegistry.standard.backend(named: $0.name).isPersistent) == true }
+
+    var backend: any StorageBackend {
+        get throws { try BackendRegistry.standard.backend(named: name) }
+    }
+
+    func openLog(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any LogStore {
+        try backend.openLogStore(StoreOptions(directory: directory, sync: sync, settings: settings))
+    }
+
+    func openState(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any StateStore {
+        try backend.openStateStore(StoreOptions(directory: directory, sync: sync, settings: settings))
+    }
+}
+
+/// A fresh directory path for one test; removed (and forgotten by the memory
+/// backend) by `remove()`.
+struct TestDirectory {
+    let path: String
+
+    init(_ label: String) {
+        path = NSTemporaryDirectory() + "raftlab-test-\(label)-\(UUID().uuidString)"
+    }
+
+    func sub(_ name: String) -> String { path + "/" + name }
+
+    func remove() {
+        try? FileSystem.removeTree(path)
+        MemoryBackend.removeAll(under: path)
+    }
+}
+
+func entries(_ range: ClosedRange<UInt64>, term: UInt64, size: Int = 16) -> [LogEntry] {
+    range.map { index in
+        LogEntry(index: index, term: term, kind: .command, data: Array("entry-\(index)-term-\(term)".utf8) + Array(repeating: UInt8(index & 0xFF), count: size))
+    }
+}
+
+func bytes(_ string: String) -> Bytes { Array(string.utf8) }
+
+/// Expects `body` to throw exactly `expected`.
+func expectError(_ expected: StorageError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected \(expected), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as StorageError {
+        #expect(error == expected, sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(expected), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A small deterministic generator so that random tests replay exactly.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

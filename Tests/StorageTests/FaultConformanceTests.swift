@@ -1,0 +1,150 @@
+import Foundation
+import RaftLabBackends
+import StorageCore
+import Testing
+
+/// Faults and bad input: every one is a typed error naming what went wrong.
+@Suite("Fault conformance")
+struct FaultConformanceTests {
+    @Test("a store directory written by another backend is refused, naming both", arguments: BackendUnderTest.persistent)
+    func foreignDirectoryIsRefused(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("foreign-\(backend)")
+        defer { dir.remove() }
+        let log = try backend.openLog(dir.sub("log"))
+        try log.append(entries(1...2, term: 1))
+        try log.close()
+        for other in BackendUnderTest.persistent where other.name != backend.name {
+            do {
+                _ = try other.openLog(dir.sub("log"))
+                Issue.record("\(other) opened a \(backend) directory")
+            } catch let error as StorageError {
+                guard case .backendMismatch = error else {
+                    Issue.record("expected backendMismatch, got \(error)")
+                    continue
+                }
+                #expect(error.description.contains("'\(backend.name)"))
+                #expect(error.description.contains("'\(other.name)"))
+            }
+        }
+        // A log directory is not a state directory either, even for the same backend.
+        #expect(throws: StorageError.self) { _ = try backend.openState(dir.sub("log")) }
+        // The original backend still opens it and finds its data.
+        let reopened = try backend.openLog(dir.sub("log"))
+        #expect(try reopened.lastIndex() == 2)
+        try reopened.close()
+    }
+
+    @Test("a non-empty directory without a marker is refused", arguments: BackendUnderTest.persistent)
+    func unmarkedDirectoryIsRefused(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("unmarked-\(backend)")
+        defer { dir.remove() }
+        try FileSystem.createDirectory(dir.path, sync: false)
+        try FileSystem.writeFile(dir.sub("someone-elses-file"), bytes("precious"), sync: false)
+        #expect(throws: StorageError.self) { _ = try backend.openState(dir.path) }
+        #expect(try FileSystem.readFile(dir.sub("someone-elses-file")) == bytes("precious"))
+    }
+
+    @Test("an unknown backend name lists the known ones")
+    func unknownBackend() {
+        do {
+            _ = try BackendRegistry.standard.backend(named: "rocksdb")
+            Issue.record("rocksdb should not exist")
+        } catch let error as StorageError {
+            #expect(error == .unknownBackend(name: "rocksdb", known: ["flatfile", "leveldb", "lmdb", "memory"]))
+            #expect(error.description.contains("known backends: flatfile, leveldb, lmdb, memory"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("an unknown backend setting is refused, not ignored", arguments: BackendUnderTest.all)
+    func unknownSetting(backend: BackendUnderTest) {
+        let dir = TestDirectory("setting-\(backend)")
+        defer { dir.remove() }
+        #expect(throws: StorageError.self) { _ = try backend.openLog(dir.path, settings: ["no_such_setting": "1"]) }
+    }
+
+    @Test("log and state may come from different backends", arguments: BackendUnderTest.all)
+    func mixedBackends(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("mixed-\(backend)")
+        defer { dir.remove() }
+        for other in BackendUnderTest.all {
+            let config = StorageConfig(logBackend: backend.name, stateBackend: other.name, dataDirectory: dir.sub(other.name))
+            let (log, state) = try BackendRegistry.standard.openStores(config)
+            try log.append(entries(1...1, term: 1))
+            var batch = WriteBatch()
+            batch.put(bytes("k"), bytes("v"))
+            try state.apply(batch, through: AppliedPosition(index: 1, term: 1))
+            #expect(try state.get(bytes("k")) == bytes("v"))
+            try log.close()
+            try state.close()
+        }
+    }
+}
+
+/// A child process writes with sync on and is SIGKILLed right after
+/// acknowledging: everything it acknowledged must be there on reopen.
+@Suite("Crash durability conformance")
+struct CrashDurabilityConformanceTests {
+    static var probePath: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("StorageProbe").path
+    }
+
+    @Test("acknowledged synced writes survive SIGKILL", arguments: BackendUnderTest.persistent)
+    func acknowledgedWritesSurviveSIGKILL(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("crash-\(backend)")
+        defer { dir.remove() }
+        var lastAck: UInt64 = 0
+        for round in 1...3 {
+            let acked = try runProbeAndKill(backend: backend.name, directory: dir.path, minimumAcks: 60)
+            #expect(acked > lastAck, "round \(round) acknowledged nothing new")
+            lastAck = acked
+
+            let (log, state) = try BackendRegistry.standard.openStores(StorageConfig(backend: backend.name, dataDirectory: dir.path))
+            #expect(try log.lastIndex() >= lastAck)
+            #expect(try log.hardState().commit >= lastAck)
+            #expect(try state.appliedPosition().index >= lastAck)
+            let logged = try log.entries(1...lastAck, maxBytes: .max)
+            #expect(logged.map(\.index) == Array(1...lastAck))
+            for index in 1...lastAck {
+                #expect(logged[Int(index - 1)].data == bytes("command-\(index)"))
+                #expect(try state.get(bytes("key-\(index)")) == bytes("command-\(index)"), "key-\(index) lost")
+            }
+            try log.close()
+            try state.close()
+        }
+    }
+
+    /// Starts the probe, waits for `minimumAcks` new acknowledgments, kills it
+    /// with SIGKILL at once and returns the last index it acknowledged.
+    private func runProbeAndKill(backend: String, directory: String, minimumAcks: Int) throws -> UInt64 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.probePath)
+        process.arguments = [backend, directory]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var lastAck: UInt64 = 0
+        var acks = 0
+        var pending = ""
+        let deadline = Date().addingTimeInterval(60)
+        while acks < minimumAcks, Date() < deadline {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            pending += String(decoding: data, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                let line = pending[..<newline]
+                pending = String(pending[pending.index(after: newline)...])
+                if line.hasPrefix("ack "), let index = UInt64(line.dropFirst(4)) {
+                    lastAck = index
+                    acks += 1
+                }
+            }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(acks >= minimumAcks, "probe for \(backend) stopped after \(acks) acknowledgments")
+        return lastAck
+    }
+}

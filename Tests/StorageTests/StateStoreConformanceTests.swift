@@ -1,0 +1,207 @@
+import StorageCore
+import Testing
+
+/// The StateStore contract, run against every registered backend.
+@Suite("StateStore conformance")
+struct StateStoreConformanceTests {
+    /// Keys that stress byte order: empty, 0x00 and 0xFF runs, unicode, `/` and `..`.
+    static let awkwardKeys: [Bytes] = [
+        [], [0x00], [0x00, 0x00], [0x00, 0xFF], [0x01], [0x7F], [0x80], [0xFE, 0xFF],
+        [0xFF], [0xFF, 0x00], [0xFF, 0xFF], [0xFF, 0xFF, 0xFF],
+        bytes("a"), bytes("a/b"), bytes("../etc"), bytes(".."), bytes("é"), bytes("日本"),
+        Array(repeating: 0x61, count: 300),
+    ]
+
+    @Test("a new store is empty at position zero", arguments: BackendUnderTest.all)
+    func emptyStore(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-empty-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        #expect(try store.get(bytes("missing")) == nil)
+        #expect(try store.scan(.all).isEmpty)
+        #expect(try store.appliedPosition() == .zero)
+    }
+
+    @Test("a batch applies puts and deletes in order together with its position", arguments: BackendUnderTest.all)
+    func atomicBatchWithPosition(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-batch-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        var batch = WriteBatch()
+        batch.put(bytes("a"), bytes("1"))
+        batch.put(bytes("b"), bytes("2"))
+        batch.put(bytes("c"), bytes("3"))
+        batch.delete(bytes("b"))
+        batch.put(bytes("a"), bytes("1b"))
+        batch.delete(bytes("never-existed"))
+        try store.apply(batch, through: AppliedPosition(index: 7, term: 2))
+        #expect(try store.get(bytes("a")) == bytes("1b"))
+        #expect(try store.get(bytes("b")) == nil)
+        #expect(try store.get(bytes("c")) == bytes("3"))
+        #expect(try store.appliedPosition() == AppliedPosition(index: 7, term: 2))
+
+        // An empty batch still advances the position (entries that change no keys).
+        try store.apply(WriteBatch(), through: AppliedPosition(index: 9, term: 3))
+        #expect(try store.appliedPosition() == AppliedPosition(index: 9, term: 3))
+
+        // A position going backwards is refused, and none of that batch lands.
+        var stale = WriteBatch()
+        stale.put(bytes("z"), bytes("stale"))
+        #expect(throws: StorageError.self) { try store.apply(stale, through: AppliedPosition(index: 8, term: 3)) }
+        #expect(try store.get(bytes("z")) == nil)
+        #expect(try store.appliedPosition() == AppliedPosition(index: 9, term: 3))
+    }
+
+    @Test("scans return keys in unsigned byte order, including 0x00 and 0xFF", arguments: BackendUnderTest.all)
+    func byteOrderScans(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-order-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        var batch = WriteBatch()
+        for (i, key) in Self.awkwardKeys.enumerated().reversed() { batch.put(key, bytes("v\(i)")) }
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+
+        let sorted = Self.awkwardKeys.sorted { $0.lexicographicallyPrecedes($1) }
+        #expect(try store.scan(.all).map(\.key) == sorted)
+        for (i, key) in Self.awkwardKeys.enumerated() {
+            #expect(try store.get(key) == bytes("v\(i)"))
+        }
+        #expect(try store.scan(.all, limit: 3).map(\.key) == Array(sorted.prefix(3)))
+        #expect(try store.scan(.all, limit: 0).isEmpty)
+
+        // Prefixes containing 0x00 and 0xFF, including an all-0xFF prefix with no upper bound.
+        for prefix: Bytes in [[0x00], [0x00, 0x00], [0xFF], [0xFF, 0xFF], [0xFE], bytes("a"), []] {
+            let expected = sorted.filter { $0.starts(with: prefix) }
+            #expect(try store.scan(prefix: prefix).map(\.key) == expected, "prefix \(prefix)")
+        }
+        let range = KeyRange(from: [0x00, 0xFF], to: [0xFF, 0x00])
+        #expect(try store.scan(range).map(\.key) == sorted.filter { range.contains($0) })
+    }
+
+    @Test("a snapshot is a point-in-time view while writes continue, and restores elsewhere", arguments: BackendUnderTest.all)
+    func snapshotRoundTripWhileWriting(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-snapshot-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.sub("source"))
+        defer { try? store.close() }
+        var batch = WriteBatch()
+        var expected: [Bytes: Bytes] = [:]
+        for i in 0..<300 {
+            let key = bytes("item/\(String(format: "%04d", i))")
+            batch.put(key, bytes("value-\(i)"))
+            expected[key] = bytes("value-\(i)")
+        }
+        for key in Self.awkwardKeys { batch.put(key, key); expected[key] = key }
+        try store.apply(batch, through: AppliedPosition(index: 10, term: 2))
+
+        let snapshot = try store.snapshot()
+        defer { snapshot.close() }
+        #expect(snapshot.position == AppliedPosition(index: 10, term: 2))
+        // Read part of the snapshot, then write, then read the rest.
+        var seen: [KeyValue] = []
+        for _ in 0..<50 { if let pair = try snapshot.next() { seen.append(pair) } }
+        var later = WriteBatch()
+        later.put(bytes("item/0000"), bytes("changed"))
+        later.delete(bytes("item/0299"))
+        later.put(bytes("item/9999"), bytes("new"))
+        later.delete([0xFF, 0xFF])
+        try store.apply(later, through: AppliedPosition(index: 11, term: 2))
+        seen += try snapshot.readAll()
+        #expect(try snapshot.next() == nil)
+        let expectedPairs = expected.map { KeyValue(key: $0.key, value: $0.value) }
+            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        #expect(seen == expectedPairs)
+        #expect(try store.get(bytes("item/0000")) == bytes("changed"))
+
+        // Restore into a store that already holds other data: it is replaced entirely.
+        let target = try backend.openState(dir.sub("target"))
+        defer { try? target.close() }
+        var old = WriteBatch()
+        old.put(bytes("stale-key"), bytes("must vanish"))
+        try target.apply(old, through: AppliedPosition(index: 50, term: 9))
+        var source = ArrayKeyValueSource(seen)
+        try target.restore(from: &source, position: snapshot.position)
+        #expect(try target.appliedPosition() == AppliedPosition(index: 10, term: 2))
+        #expect(try target.get(bytes("stale-key")) == nil)
+        #expect(try target.scan(.all) == expectedPairs)
+
+        // Applying continues normally after a restore.
+        var next = WriteBatch()
+        next.put(bytes("after"), bytes("restore"))
+        try target.apply(next, through: AppliedPosition(index: 11, term: 2))
+        #expect(try target.get(bytes("after")) == bytes("restore"))
+    }
+
+    @Test("restore refuses pairs out of key order", arguments: BackendUnderTest.all)
+    func restoreRefusesUnorderedInput(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-restore-order-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        var batch = WriteBatch()
+        batch.put(bytes("keep"), bytes("me"))
+        try store.apply(batch, through: AppliedPosition(index: 3, term: 1))
+        var source = ArrayKeyValueSource([
+            KeyValue(key: bytes("b"), value: []), KeyValue(key: bytes("a"), value: []),
+        ])
+        #expect(throws: StorageError.self) { try store.restore(from: &source, position: AppliedPosition(index: 9, term: 1)) }
+        #expect(try store.get(bytes("keep")) == bytes("me"))
+        #expect(try store.appliedPosition() == AppliedPosition(index: 3, term: 1))
+    }
+
+    @Test("reopen after a clean close keeps state and applied position", arguments: BackendUnderTest.all)
+    func reopenKeepsState(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-reopen-\(backend)")
+        defer { dir.remove() }
+        do {
+            let store = try backend.openState(dir.path)
+            var batch = WriteBatch()
+            for key in Self.awkwardKeys { batch.put(key, key + key) }
+            try store.apply(batch, through: AppliedPosition(index: 40, term: 3))
+            var second = WriteBatch()
+            second.delete(bytes("a"))
+            try store.apply(second, through: AppliedPosition(index: 41, term: 3))
+            try store.close()
+            expectError(.closed) { _ = try store.get(bytes("a")) }
+        }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        #expect(try store.appliedPosition() == AppliedPosition(index: 41, term: 3))
+        let expected = Self.awkwardKeys.filter { $0 != bytes("a") }.sorted { $0.lexicographicallyPrecedes($1) }
+        #expect(try store.scan(.all).map(\.key) == expected)
+        for key in expected { #expect(try store.get(key) == key + key) }
+    }
+
+    @Test("seeded random batches match a reference model", arguments: BackendUnderTest.all)
+    func randomBatchesMatchModel(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("state-model-\(backend)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path, sync: false)
+        defer { try? store.close() }
+        var rng = SplitMix64(seed: 7)
+        var model: [Bytes: Bytes] = [:]
+        for index in 1...60 {
+            var batch = WriteBatch()
+            for _ in 0..<Int(rng.next() % 12) {
+                let key: Bytes = (0..<Int(rng.next() % 4)).map { _ in [0x00, 0x01, 0x7F, 0xFF][Int(rng.next() % 4)] }
+                if rng.next() % 3 == 0 {
+                    batch.delete(key)
+                    model[key] = nil
+                } else {
+                    let value = Array(bytes("v\(index)-\(rng.next() % 1000)"))
+                    batch.put(key, value)
+                    model[key] = value
+                }
+            }
+            try store.apply(batch, through: AppliedPosition(index: UInt64(index), term: 1))
+        }
+        let expected = model.map { KeyValue(key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        #expect(try store.scan(.all) == expected)
+        for prefix: Bytes in [[0x00], [0xFF], [0x7F, 0x00], [0xFF, 0xFF]] {
+            #expect(try store.scan(prefix: prefix) == expected.filter { $0.key.starts(with: prefix) })
+        }
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs the system libraries if missing, builds, runs every test.
+#
+#     scripts/test.sh
+#
+# Longer simulation soak: RAFTLAB_SIM_SEEDS=100000 scripts/test.sh --filter Simulation
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+# env -u _: a changed environment between SwiftPM calls re-evaluates every manifest.
+env -u _ swift build --build-tests
+env -u _ swift test --skip-build "$@"
