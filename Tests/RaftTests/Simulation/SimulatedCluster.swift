@@ -153,8 +153,8 @@ final class SimulatedCluster {
             compactThreshold: 10 + rng.next(below: 60),
             compactKeep: rng.next(below: 8),
             snapshotChunkBytes: 16 + Int(rng.next(below: 256)),
-            maxInflight: 1 + Int(rng.next(below: 16)),
-            maxMessageBytes: 8 + Int(rng.next(below: 200)),
+            maxInflight: 2 + Int(rng.next(below: 15)),
+            maxMessageBytes: 64 + Int(rng.next(below: 448)),
             skipTickRate: unit(&rng) * 0.1)
         self.rng = rng
         nextNodeID = NodeID(options.nodes) + 1
@@ -331,7 +331,7 @@ final class SimulatedCluster {
         try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: snapshotData)
         if let snapshot = ready.snapshot {
             stats.snapshotsInstalled += 1
-            node.snapshotData = [:]
+            node.snapshotData = node.snapshotData.filter { $0.key.index > snapshot.index }
             let applied = try state.appliedPosition().index
             guard applied >= node.lastApplied else {
                 throw violation("applied index went backwards on snapshot install at node \(node.id): \(node.lastApplied) -> \(applied)")
@@ -631,9 +631,20 @@ final class SimulatedCluster {
                 }
                 if pending.node.core?.role != .leader || pending.node.core?.term != pending.term { proposal = nil }
             } else if let leader = leaders.first(where: { $0.core.map { (try? $0.term(at: $0.commitIndex)) == $0.term } ?? false }), let core = leader.core {
-                if let range = try? core.propose([marker]) {
+                do {
+                    let range = try core.propose([marker])
                     proposal = (leader, range.upperBound, core.term)
+                    trace("liveness marker proposed at \(range.upperBound) on node \(leader.id)")
+                } catch {
+                    trace("liveness marker refused by node \(leader.id): \(error)")
                 }
+            }
+        }
+        for node in liveNodes {
+            guard let core = node.core else { continue }
+            trace("status \(core.status) pending=\(node.pending != nil)")
+            for other in nodes.keys.sorted() {
+                if let progress = core.progress(of: other) { trace("  progress of \(other): \(progress)") }
             }
         }
         throw violation("liveness: no leader committed a new proposal within \(bound) ticks after healing (leaders: \(leaders.map(\.id)))")
