@@ -13,6 +13,7 @@
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
+//   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
 
@@ -72,12 +73,18 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // MARK: Benchmark runner: clusters per backend, measured side by side
+        .target(name: "RaftLabBench", dependencies: [
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft",
+        ]),
+
         // MARK: Tools
         .executableTarget(name: "StorageProbe", dependencies: ["StorageCore", "RaftLabBackends"]),
 
         // MARK: Tests
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore"]),
+        .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends"]),

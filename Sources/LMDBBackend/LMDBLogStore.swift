@@ -78,7 +78,10 @@ final class LMDBLogStore: LogStore {
     func term(at index: UInt64) throws -> UInt64 {
         let bounds = try current()
         if let known = try bounds.knownTerm(at: index) { return known }
-        return try entries(index...index, maxBytes: .max)[0].term
+        guard let entry = try entries(index...index, maxBytes: .max).first else {
+            throw StorageError.corrupted(path: environment.dataPath, reason: "log entry \(index) is missing")
+        }
+        return entry.term
     }
 
     func entries(_ range: ClosedRange<UInt64>, maxBytes: Int) throws -> [LogEntry] {

@@ -142,9 +142,12 @@ final class LMDBStateStore: StateStore {
             // snapshot streams instead of being held in memory.
             try environment.write { txn in
                 try txn.empty(data)
+                var previous: Bytes?
                 while let pair = try source.next() {
+                    try RestoreOrder.check(pair.key, after: previous)
                     try checkKey(pair.key)
                     try txn.put(data, storedKey(pair.key), pair.value)
+                    previous = pair.key
                 }
                 try txn.put(meta, LMDBStateStore.appliedKey, PositionCodec.encode(position))
             }

@@ -61,7 +61,10 @@ final class LevelDBLogStore: LogStore {
 
     func term(at index: UInt64) throws -> UInt64 {
         if let known = try current().knownTerm(at: index) { return known }
-        return try entries(index...index, maxBytes: .max)[0].term
+        guard let entry = try entries(index...index, maxBytes: .max).first else {
+            throw StorageError.corrupted(path: database.directory, reason: "log entry \(index) is missing")
+        }
+        return entry.term
     }
 
     func entries(_ range: ClosedRange<UInt64>, maxBytes: Int) throws -> [LogEntry] {

@@ -106,7 +106,12 @@ final class LevelDBStateStore: StateStore {
             // Read outside the database lock: the source may be a snapshot of
             // this very store. A delete followed by a put of the same key
             // leaves the put, so keys present before and after survive.
-            while let pair = try source.next() { writes.put(LevelDBKeys.state(pair.key), pair.value) }
+            var previous: Bytes?
+            while let pair = try source.next() {
+                try RestoreOrder.check(pair.key, after: previous)
+                writes.put(LevelDBKeys.state(pair.key), pair.value)
+                previous = pair.key
+            }
             writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
             try database.write(writes)
             applied = position

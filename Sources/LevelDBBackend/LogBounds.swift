@@ -33,17 +33,15 @@ struct LogBounds: Sendable, Equatable {
         var newLast: UInt64
     }
 
-    /// Checks an append; nil when there are no entries.
+    /// Checks an append; nil when there are no entries. Index `UInt64.max` is
+    /// refused first, so no index arithmetic here or in the rules can overflow.
     func planAppend(_ entries: [LogEntry]) throws -> AppendPlan? {
         guard let head = entries.first else { return nil }
         guard UInt64.max - head.index >= UInt64(entries.count) else {
             throw StorageError.invalidArgument("log index \(UInt64.max) is reserved")
         }
-        for (offset, entry) in entries.enumerated() where entry.index != head.index + UInt64(offset) {
-            throw StorageError.nonContiguous(expected: head.index + UInt64(offset), got: entry.index)
-        }
-        guard head.index >= first else { throw StorageError.nonContiguous(expected: first, got: head.index) }
-        guard head.index <= last + 1 else { throw StorageError.nonContiguous(expected: last + 1, got: head.index) }
+        // The shared checks, so every backend refuses bad input with the same error.
+        try LogAppendRules.check(entries, snapshotIndex: snapshot.index, lastIndex: last)
         let newLast = head.index + UInt64(entries.count) - 1
         return AppendPlan(obsolete: newLast < last ? newLast + 1..<last + 1 : last..<last, newLast: newLast)
     }

@@ -1,0 +1,37 @@
+/// Size and shape limits of the NoSQL state machine.
+///
+/// These limits decide whether a command succeeds when it is applied, so they
+/// are part of the replicated state machine's definition: every node of a
+/// cluster must use the same values, or the same log could give different
+/// states. Keep the defaults unless the whole cluster changes together.
+public struct NoSQLLimits: Sendable, Hashable {
+    /// Largest item, measured as the byte length of its canonical JSON.
+    /// 400 KB as in DynamoDB. The previous version kept for rollback does not count.
+    public var maxItemBytes: Int
+    /// Deepest nesting of arrays and objects in an item (`{}` is depth 1).
+    /// 32 as in DynamoDB; it also bounds the parser's recursion.
+    public var maxNestingDepth: Int
+    /// Largest partition key value: UTF-8 bytes of a string, characters of a
+    /// number's canonical text. 2048 as in DynamoDB.
+    public var maxPartitionKeyBytes: Int
+    /// Largest sort key value, measured the same way. 1024 as in DynamoDB.
+    public var maxSortKeyBytes: Int
+    /// Largest page a query may ask for.
+    public var maxQueryLimit: Int
+
+    public init(
+        maxItemBytes: Int = 400 * 1024,
+        maxNestingDepth: Int = 32,
+        maxPartitionKeyBytes: Int = 2048,
+        maxSortKeyBytes: Int = 1024,
+        maxQueryLimit: Int = 1000
+    ) {
+        self.maxItemBytes = maxItemBytes
+        self.maxNestingDepth = maxNestingDepth
+        self.maxPartitionKeyBytes = maxPartitionKeyBytes
+        self.maxSortKeyBytes = maxSortKeyBytes
+        self.maxQueryLimit = maxQueryLimit
+    }
+
+    public static let `default` = NoSQLLimits()
+}

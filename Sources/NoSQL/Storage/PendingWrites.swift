@@ -1,0 +1,70 @@
+import StorageCore
+
+/// The writes of the commands applied so far in one batch, laid over the
+/// store they will be committed to.
+///
+/// Raft hands the state machine several committed entries at once, and they
+/// are committed in one atomic `WriteBatch`. The second command must see the
+/// first one's writes (a put then a delete of the same item, two puts that
+/// chain versions), so reads during apply go through this overlay: a pending
+/// put or delete wins over the store.
+public struct PendingWrites: Sendable {
+    public let store: any StateStore
+    /// Pending value per key; nil means a pending delete.
+    private var pending: [Bytes: Bytes?] = [:]
+
+    public init(store: any StateStore) {
+        self.store = store
+    }
+
+    /// An overlay that already holds the operations of `batch`, so commands
+    /// can be added to a batch someone else started.
+    public init(store: any StateStore, including batch: WriteBatch) {
+        self.store = store
+        for operation in batch.operations {
+            switch operation {
+            case let .put(key, value): put(key, value)
+            case let .delete(key): delete(key)
+            }
+        }
+    }
+
+    public var isEmpty: Bool { pending.isEmpty }
+
+    /// The pending writes as one batch: one operation per key, in key order,
+    /// so the batch is the same on every node whatever order the writes came in.
+    public var writeBatch: WriteBatch {
+        WriteBatch(
+            pending.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { key in
+                if let value = pending[key]! { .put(key: key, value: value) } else { .delete(key: key) }
+            })
+    }
+
+    func get(_ key: Bytes) throws -> Bytes? {
+        if let value = pending[key] { return value }
+        return try store.get(key)
+    }
+
+    mutating func put(_ key: Bytes, _ value: Bytes) {
+        pending[key] = .some(value)
+    }
+
+    mutating func delete(_ key: Bytes) {
+        pending[key] = .some(nil)
+    }
+
+    /// Every key in `range` as the batch would leave it, in key order. Reads
+    /// the store in pages so that no single scan holds a huge table's values.
+    func keys(in range: KeyRange, pageSize: Int = 1024) throws -> [Bytes] {
+        var keys: Set<Bytes> = []
+        var lower = range.lower
+        while true {
+            let page = try store.scan(KeyRange(from: lower, to: range.upper), limit: pageSize)
+            for pair in page where pending[pair.key] == nil { keys.insert(pair.key) }
+            guard page.count == pageSize, let last = page.last else { break }
+            lower = last.key + [0x00]
+        }
+        for (key, value) in pending where range.contains(key) && value != nil { keys.insert(key) }
+        return keys.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+}

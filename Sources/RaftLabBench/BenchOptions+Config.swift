@@ -1,0 +1,97 @@
+import RaftLabNode
+
+extension BenchOptions {
+    /// Parses `--backend`: a name, a comma-separated list, or `all`.
+    public static func backends(parsing text: String, registry names: [String]) throws -> [BackendPair] {
+        let trimmed = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !trimmed.isEmpty else { throw BenchError.invalidOption("--backend is empty") }
+        if trimmed == ["all"] {
+            return ["memory", "flatfile", "lmdb", "leveldb"].filter(names.contains).map(BackendPair.init)
+        }
+        return trimmed.map(BackendPair.init)
+    }
+
+    /// Parses a comma-separated list of client counts such as `1,64`.
+    public static func concurrency(parsing text: String) throws -> [Int] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.compactMap { Int($0) }
+        guard !parts.isEmpty, values.count == parts.count else {
+            throw BenchError.invalidOption("--concurrency takes a comma-separated list of integers, e.g. 1,64 (got '\(text)')")
+        }
+        return values
+    }
+
+    /// Applies a config file: its storage section picks the backend pair and
+    /// sync, its engine and limits sections tune the cluster, and its `[bench]`
+    /// table sets any option by its flag name (`ops = 5000`, `concurrency = [1, 64]`).
+    public mutating func apply(config: ClusterConfig) throws {
+        cluster = config
+        backends = [BackendPair(log: config.storage.log, state: config.storage.state)]
+        sync = config.storage.sync
+        nodes = config.nodes.count
+        for (key, value) in config.bench.sorted(by: { $0.key < $1.key }) {
+            try set(key, value)
+        }
+    }
+
+    private mutating func set(_ key: String, _ value: ConfigValue) throws {
+        func int() throws -> Int {
+            guard case .int(let i) = value else { throw BenchError.invalidOption("[bench] \(key) must be an integer") }
+            return i
+        }
+        func double() throws -> Double {
+            switch value {
+            case .int(let i): return Double(i)
+            case .double(let d): return d
+            default: throw BenchError.invalidOption("[bench] \(key) must be a number")
+            }
+        }
+        func string() throws -> String {
+            guard case .string(let s) = value else { throw BenchError.invalidOption("[bench] \(key) must be a string") }
+            return s
+        }
+        switch key {
+        case "backend":
+            backends = try Self.backends(parsing: try string(), registry: ["memory", "flatfile", "lmdb", "leveldb"])
+        case "nodes": nodes = try int()
+        case "ops": ops = try int()
+        case "duration": duration = try double()
+        case "concurrency":
+            switch value {
+            case .int(let i): concurrency = [i]
+            case .list(let items):
+                concurrency = try items.map {
+                    guard case .int(let i) = $0 else { throw BenchError.invalidOption("[bench] concurrency must list integers") }
+                    return i
+                }
+            case .string(let s): concurrency = try Self.concurrency(parsing: s)
+            default: throw BenchError.invalidOption("[bench] concurrency must be a list of integers")
+            }
+        case "value_size", "value-size": valueSize = try int()
+        case "keys":
+            guard let keys = KeyDistribution(rawValue: try string()) else {
+                throw BenchError.invalidOption("[bench] keys must be sequential, uniform or zipfian")
+            }
+            self.keys = keys
+        case "read_ratio", "read-ratio": readRatio = try double()
+        case "sync":
+            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] sync must be true or false") }
+            sync = b
+        case "warmup": warmup = try double()
+        case "repetitions": repetitions = try int()
+        case "seed": seed = UInt64(try int())
+        case "recovery_entries", "recovery-entries": recoveryEntries = try int()
+        case "transport":
+            guard let transport = BenchTransport(rawValue: try string()) else {
+                throw BenchError.invalidOption("[bench] transport must be inprocess or tcp")
+            }
+            self.transport = transport
+        case "out": outputDirectory = try string()
+        case "label": label = try string()
+        default:
+            throw BenchError.invalidOption("[bench] has no option '\(key)'")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,121 @@
+import RaftLabNode
+import StorageCore
+
+/// A log backend and a state backend, compared as one row of a report.
+public struct BackendPair: Sendable, Hashable, CustomStringConvertible {
+    public var log: String
+    public var state: String
+
+    public init(log: String, state: String) {
+        self.log = log
+        self.state = state
+    }
+
+    public init(_ both: String) { self.init(log: both, state: both) }
+
+    public var description: String { log == state ? log : "\(log)/\(state)" }
+}
+
+/// How a run sends Raft messages between nodes.
+public enum BenchTransport: String, Sendable, Hashable, CaseIterable {
+    /// All nodes in this process; messages pass through memory.
+    case inprocess
+    /// One process per node on 127.0.0.1, messages over TCP.
+    case tcp
+}
+
+/// Every option of `raftlab bench`, after flags, config file and defaults are merged.
+/// The defaults compare all four backends in well under three minutes on two cores.
+public struct BenchOptions: Sendable, Hashable {
+    public var backends: [BackendPair] = ["memory", "flatfile", "lmdb", "leveldb"].map(BackendPair.init)
+    public var nodes = 3
+    /// Operations per measured point; when nil, `duration` bounds each point.
+    public var ops: Int? = nil
+    /// Seconds per measured point (used when `ops` is nil).
+    public var duration: Double = 4
+    public var concurrency: [Int] = [1, 64]
+    public var valueSize = 100
+    public var keys: KeyDistribution = .uniform
+    public var keySpace: UInt64 = 100_000
+    public var readRatio = 0.0
+    public var sync = true
+    /// Seconds of unmeasured load before each point.
+    public var warmup: Double = 0.5
+    public var repetitions = 1
+    public var seed: UInt64 = 1
+    public var recoveryEntries = 5_000
+    public var transport: BenchTransport = .inprocess
+    public var outputDirectory: String? = nil
+    public var label = "default"
+    /// Engine tuning, limits and (for --config) the cluster's storage settings.
+    public var cluster: ClusterConfig = .standard
+
+    public init() {}
+
+    /// Checks ranges and names; the message names the flag.
+    public func validate(registry: BackendRegistry) throws {
+        func fail(_ message: String) -> BenchError { .invalidOption(message) }
+        guard !backends.isEmpty else { throw fail("--backend names no backend") }
+        for pair in backends {
+            for name in [pair.log, pair.state] {
+                do { _ = try registry.backend(named: name) } catch let error as StorageError {
+                    throw fail("--backend: \(error.description)")
+                }
+            }
+        }
+        guard [1, 3, 5, 7].contains(nodes) else { throw fail("--nodes must be 1, 3, 5 or 7 (got \(nodes))") }
+        if let ops, ops < 1 { throw fail("--ops must be at least 1") }
+        guard duration > 0, duration <= 3600 else { throw fail("--duration must be between 0 and 3600 seconds") }
+        guard !concurrency.isEmpty, concurrency.allSatisfy({ (1...4096).contains($0) }) else {
+            throw fail("--concurrency takes a list of client counts between 1 and 4096, e.g. 1,64")
+        }
+        guard (1...cluster.limits.maxItemBytes).contains(valueSize) else {
+            throw fail("--value-size must be between 1 and \(cluster.limits.maxItemBytes) bytes")
+        }
+        guard (0...1).contains(readRatio) else { throw fail("--read-ratio must be between 0 and 1") }
+        guard warmup >= 0 else { throw fail("--warmup must not be negative") }
+        guard (1...100).contains(repetitions) else { throw fail("--repetitions must be between 1 and 100") }
+        guard recoveryEntries >= 0 else { throw fail("--recovery-entries must not be negative") }
+        guard keySpace >= 1 else { throw fail("the key space must hold at least one key") }
+    }
+
+    /// Every effective option, for the report's `config` section.
+    public var effective: [(String, String)] {
+        [
+            ("backends", backends.map(\.description).joined(separator: ",")),
+            ("nodes", String(nodes)),
+            ("ops", ops.map(String.init) ?? "none"),
+            ("duration_s", ops == nil ? String(duration) : "none"),
+            ("concurrency", concurrency.map(String.init).joined(separator: ",")),
+            ("value_size", String(valueSize)),
+            ("keys", keys.rawValue),
+            ("key_space", String(keySpace)),
+            ("read_ratio", String(readRatio)),
+            ("sync", String(sync)),
+            ("warmup_s", String(warmup)),
+            ("repetitions", String(repetitions)),
+            ("seed", String(seed)),
+            ("recovery_entries", String(recoveryEntries)),
+            ("transport", transport.rawValue),
+            ("label", label),
+            ("tick_ms", String(cluster.engine.tickMilliseconds)),
+            ("election_ticks", String(cluster.engine.electionTicks)),
+            ("heartbeat_ticks", String(cluster.engine.heartbeatTicks)),
+            ("snapshot_entries", String(cluster.engine.snapshotEntries)),
+            ("max_batch", String(cluster.engine.maxBatch)),
+            ("max_inflight", String(cluster.engine.maxInflight)),
+        ]
+    }
+}
+
+public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidOption(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let message): "invalid option: \(message)"
+        case .failed(let message): "benchmark failed: \(message)"
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// The whole of one `raftlab bench` run, exactly the `report.json` schema:
+/// everything a reader needs to judge a result (the machine, its floor, every
+/// effective option) travels with the results, so a saved run can be compared
+/// with a later one without re-running either.
+///
+/// Times are microseconds, sizes bytes. Keys are the schema's snake_case
+/// names, spelled out in `CodingKeys` so renaming a Swift property can never
+/// change the file format.
+public struct BenchReport: Codable, Sendable, Equatable {
+    public var raftlabVersion: String
+    /// ISO 8601 UTC, e.g. "2025-06-01T09:30:00Z"; see `BenchReport.timestamp(_:)`.
+    public var startedAt: String
+    public var machine: MachineInfo
+    public var floor: Floor
+    /// Every effective option of the run, in the order the runner lists them.
+    public var config: JSONObject
+    /// One result per backend and concurrency.
+    public var results: [BenchResult]
+
+    public init(
+        raftlabVersion: String, startedAt: String, machine: MachineInfo, floor: Floor,
+        config: JSONObject, results: [BenchResult]
+    ) {
+        self.raftlabVersion = raftlabVersion
+        self.startedAt = startedAt
+        self.machine = machine
+        self.floor = floor
+        self.config = config
+        self.results = results
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case raftlabVersion = "raftlab_version"
+        case startedAt = "started_at"
+        case machine
+        case floor
+        case config
+        case results
+    }
+}
+
+/// The machine's floor, measured in the same run as the results: the least a
+/// durable write (one small append + fdatasync) and a network hop (one
+/// loopback round trip) can cost here. Durable latencies are shown as
+/// multiples of it, which makes runs on different disks comparable.
+public struct Floor: Codable, Sendable, Equatable {
+    /// Median of a 128-byte append + fdatasync on the data directories' filesystem.
+    public var fdatasyncUs: Double
+    /// Median loopback TCP round trip of 100 bytes with TCP_NODELAY.
+    public var loopbackRttUs: Double
+
+    public init(fdatasyncUs: Double, loopbackRttUs: Double) {
+        self.fdatasyncUs = fdatasyncUs
+        self.loopbackRttUs = loopbackRttUs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case fdatasyncUs = "fdatasync_us"
+        case loopbackRttUs = "loopback_rtt_us"
+    }
+}

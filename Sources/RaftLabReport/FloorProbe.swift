@@ -1,0 +1,275 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Measures the machine's floor in the same run as the benchmark: what one
+/// small durable append and one loopback round trip cost right now, on this
+/// filesystem. A Raft write needs at least one of each, so a backend's
+/// latency divided by the floor says how much the engine itself adds, and
+/// runs on different machines become comparable.
+///
+/// Both probes are bounded in iterations and in wall time, and clean up
+/// (the probe file is deleted, sockets closed, the server thread ends).
+public enum FloorProbe {
+    public enum Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {
+        case io(operation: String, path: String, errno: Int32)
+        case socket(operation: String, errno: Int32)
+        case peerClosed
+
+        public var description: String {
+            switch self {
+            case let .io(operation, path, code): "\(operation) \(path) failed: \(String(cString: strerror(code)))"
+            case let .socket(operation, code): "loopback probe: \(operation) failed: \(String(cString: strerror(code)))"
+            case .peerClosed: "loopback probe: the echo server closed the connection early"
+            }
+        }
+    }
+
+    /// Both probes with their default bounds; the fdatasync probe runs in
+    /// `directory`, which should be on the data directories' filesystem.
+    public static func measure(directory: String) throws -> Floor {
+        Floor(
+            fdatasyncUs: try fdatasync(directory: directory).medianUs,
+            loopbackRttUs: try loopbackRoundTrip().medianUs)
+    }
+
+    // MARK: fdatasync
+
+    /// Appends `writeSize` bytes and fdatasyncs, `iterations` times, to a new
+    /// file in `directory`; stops early at `timeLimit` (a slow disk must not
+    /// stall the run). The file is removed afterwards.
+    public static func fdatasync(
+        directory: String, iterations: Int = 200, writeSize: Int = 128, timeLimit: Duration = .seconds(30)
+    ) throws -> FloorMeasurement {
+        let path = directory + "/.raftlab-floor-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Error.io(operation: "open", path: path, errno: errno) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let record = [UInt8](repeating: 0x5A, count: writeSize)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeLimit)
+        var samples: [Double] = []
+        samples.reserveCapacity(iterations)
+        while samples.count < Swift.max(1, iterations) {
+            let start = clock.now
+            try record.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw Error.io(operation: "write", path: path, errno: errno)
+                    }
+                    offset += n
+                }
+            }
+            guard dataSync(fd) == 0 else { throw Error.io(operation: "fdatasync", path: path, errno: errno) }
+            let end = clock.now
+            samples.append((end - start).microseconds)
+            if end >= deadline { break }
+        }
+        return FloorMeasurement(samplesUs: samples)!
+    }
+
+    private static func dataSync(_ fd: Int32) -> Int32 {
+        #if os(Linux)
+        Glibc.fdatasync(fd)
+        #else
+        fcntl(fd, F_FULLFSYNC)
+        #endif
+    }
+
+    // MARK: Loopback TCP
+
+    /// Sends `payloadBytes` to an echo server on 127.0.0.1 and reads them back,
+    /// `roundTrips` times, TCP_NODELAY on both ends; stops early at
+    /// `timeLimit`. The server is a blocking POSIX socket in a background
+    /// thread, so the probe measures the kernel, not an event loop.
+    public static func loopbackRoundTrip(
+        roundTrips: Int = 500, payloadBytes: Int = 100, timeLimit: Duration = .seconds(10)
+    ) throws -> FloorMeasurement {
+        let ioTimeout = Swift.min(timeLimit, .seconds(5))
+        let listener = try Socket.listenOnLoopback()
+        let port: UInt16
+        do { port = try Socket.port(of: listener) } catch {
+            close(listener)
+            throw error
+        }
+        let finished = DispatchSemaphore(value: 0)
+        let server = Thread {
+            EchoServer.serve(listener: listener, messageBytes: payloadBytes, timeout: ioTimeout)
+            close(listener)
+            finished.signal()
+        }
+        server.name = "raftlab-floor-echo"
+        server.start()
+
+        let client: Int32
+        do { client = try Socket.connectToLoopback(port: port, timeout: ioTimeout) } catch {
+            // The server gives up accepting after its timeout and closes the listener.
+            _ = finished.wait(timeout: .now() + ioTimeout.microseconds / 1e6 + 1)
+            throw error
+        }
+        defer {
+            close(client)  // EOF ends the server's loop
+            _ = finished.wait(timeout: .now() + ioTimeout.microseconds / 1e6 + 1)
+        }
+        var message = [UInt8](repeating: 0xA5, count: payloadBytes)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeLimit)
+        var samples: [Double] = []
+        samples.reserveCapacity(roundTrips)
+        while samples.count < Swift.max(1, roundTrips) {
+            let start = clock.now
+            try Socket.sendAll(client, message)
+            guard try Socket.receiveExactly(client, into: &message) else { throw Error.peerClosed }
+            let end = clock.now
+            samples.append((end - start).microseconds)
+            if end >= deadline { break }
+        }
+        return FloorMeasurement(samplesUs: samples)!
+    }
+}
+
+/// The echo side of the loopback probe: accept one connection, echo fixed
+/// size messages until the client closes.
+private enum EchoServer {
+    static func serve(listener: Int32, messageBytes: Int, timeout: Duration) {
+        var waiting = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        guard poll(&waiting, 1, Int32(timeout.microseconds / 1000)) == 1 else { return }
+        let connection = accept(listener, nil, nil)
+        guard connection >= 0 else { return }
+        defer { close(connection) }
+        guard (try? Socket.configure(connection, timeout: timeout)) != nil else { return }
+        var buffer = [UInt8](repeating: 0, count: messageBytes)
+        while (try? Socket.receiveExactly(connection, into: &buffer)) == true {
+            guard (try? Socket.sendAll(connection, buffer)) != nil else { return }
+        }
+    }
+}
+
+/// Blocking POSIX socket helpers for the loopback probe.
+enum Socket {
+    typealias Error = FloorProbe.Error
+
+    #if os(Linux)
+    static let streamType = Int32(SOCK_STREAM.rawValue)
+    static let sendFlags = Int32(MSG_NOSIGNAL)
+    #else
+    static let streamType = SOCK_STREAM
+    static let sendFlags: Int32 = 0
+    #endif
+
+    static func loopbackAddress(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    static func listenOnLoopback() throws -> Int32 {
+        let fd = socket(AF_INET, streamType, 0)
+        guard fd >= 0 else { throw Error.socket(operation: "socket", errno: errno) }
+        var address = loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else {
+            let code = errno
+            close(fd)
+            throw Error.socket(operation: "bind/listen 127.0.0.1:0", errno: code)
+        }
+        return fd
+    }
+
+    static func port(of fd: Int32) throws -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { throw Error.socket(operation: "getsockname", errno: errno) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    static func connectToLoopback(port: UInt16, timeout: Duration) throws -> Int32 {
+        let fd = socket(AF_INET, streamType, 0)
+        guard fd >= 0 else { throw Error.socket(operation: "socket", errno: errno) }
+        do {
+            try configure(fd, timeout: timeout)
+            var address = loopbackAddress(port: port)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else { throw Error.socket(operation: "connect 127.0.0.1:\(port)", errno: errno) }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// TCP_NODELAY (no Nagle delay on small messages) and send/receive
+    /// timeouts (a stuck peer fails the probe instead of hanging the run).
+    static func configure(_ fd: Int32, timeout: Duration) throws {
+        var on: Int32 = 1
+        guard setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw Error.socket(operation: "setsockopt TCP_NODELAY", errno: errno)
+        }
+        #if canImport(Darwin)
+        _ = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+        let micros = Int(timeout.microseconds)
+        var interval = timeval(tv_sec: micros / 1_000_000, tv_usec: .init(micros % 1_000_000))
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            guard setsockopt(fd, SOL_SOCKET, option, &interval, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                throw Error.socket(operation: "setsockopt timeout", errno: errno)
+            }
+        }
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, sendFlags)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Error.socket(operation: "send", errno: errno)
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Fills `buffer`; false on a clean end of stream before any byte.
+    static func receiveExactly(_ fd: Int32, into buffer: inout [UInt8]) throws -> Bool {
+        try buffer.withUnsafeMutableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = recv(fd, raw.baseAddress! + offset, raw.count - offset, 0)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Error.socket(operation: "recv", errno: errno)
+                }
+                if n == 0 {
+                    if offset == 0 { return false }
+                    throw Error.peerClosed
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+}

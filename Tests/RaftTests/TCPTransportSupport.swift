@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import Raft
+import RaftTCPTransport
+import Synchronization
+
+/// Collects what a transport delivers, from any thread.
+final class Inbox: Sendable {
+    private let messages = Mutex<[Message]>([])
+
+    var all: [Message] { messages.withLock { $0 } }
+    var count: Int { messages.withLock { $0.count } }
+
+    func receive(_ message: Message) {
+        messages.withLock { $0.append(message) }
+    }
+
+    var handler: @Sendable (Message) -> Void {
+        { [self] in receive($0) }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+let loopback = "127.0.0.1"
+
+/// Records log lines so tests can check what a transport reported.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[(level: Logger.Level, text: String)]>([])
+
+    func append(level: Logger.Level, text: String) {
+        lines.withLock { $0.append((level, text)) }
+    }
+
+    func lines(atLeast level: Logger.Level) -> [String] {
+        lines.withLock { $0.filter { $0.level >= level }.map(\.text) }
+    }
+
+    /// A logger that records `.info` and above (or `level`).
+    func logger(label: String = "test", level: Logger.Level = .info) -> Logger {
+        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        capture.append(level: event.level, text: "\(event.message) \(rendered)")
+    }
+}
+
+/// A quiet logger for transports whose logs a test does not inspect.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "test.quiet")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// A port that was free a moment ago: bound with port 0 by the OS, then released.
+/// The transports set SO_REUSEADDR, so the port can be bound again at once.
+func pickFreePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr(loopback)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw RawSocket.Failure(operation: "bind", errno: errno) }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw RawSocket.Failure(operation: "getsockname", errno: errno) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A plain blocking TCP client, to talk to a transport the way a buggy or
+/// hostile peer would.
+final class RawSocket {
+    struct Failure: Error, CustomStringConvertible {
+        var operation: String
+        var errno: Int32
+        var description: String { "\(operation) failed: errno \(errno)" }
+    }
+
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket", errno: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(loopback)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let error = errno
+            close(fd)
+            throw Failure(operation: "connect", errno: error)
+        }
+        // Bound every blocking read: a test must never hang on a socket.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw Failure(operation: "send", errno: errno) }
+            offset += written
+        }
+    }
+
+    /// True once the other side closed the connection (EOF or reset) within
+    /// the 10 s receive timeout; false if it stayed open.
+    func waitForClose() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if received == 0 { return true }
+            if received < 0 { return errno == ECONNRESET }
+        }
+    }
+}
+
+/// A loopback port where connection attempts hang: a listener with a
+/// backlog of 0 that never accepts, its queue filled by non-blocking
+/// connections, so the kernel drops further SYNs.
+final class Blackhole {
+    let port: Int
+    private var descriptors: [Int32] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+        descriptors.append(listener)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(loopback)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard ok else { throw RawSocket.Failure(operation: "bind/listen", errno: errno) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard filler >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+            descriptors.append(filler)
+            _ = fcntl(filler, F_SETFL, fcntl(filler, F_GETFL) | O_NONBLOCK)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        usleep(100_000)  // let the handshakes of the fillers complete
+    }
+
+    deinit {
+        for fd in descriptors { close(fd) }
+    }
+}
+
+/// A started transport listening on an OS-picked loopback port.
+func startedTransport(
+    _ id: NodeID, inbox: Inbox, port: Int = 0,
+    configuration: TCPTransportConfiguration = TCPTransportConfiguration(),
+    logger: Logger = quietLogger()
+) async throws -> TCPTransport {
+    let transport = TCPTransport(
+        nodeID: id, listenAddress: PeerAddress(host: loopback, port: port),
+        configuration: configuration, logger: logger
+    )
+    try await transport.start(receive: inbox.handler)
+    return transport
+}
+
+/// Points every transport's address book at every other one.
+func connectAll(_ transports: [TCPTransport]) {
+    let book = Dictionary(uniqueKeysWithValues: transports.map { ($0.nodeID, $0.localAddress!) })
+    for transport in transports { transport.updatePeers(book) }
+}

@@ -1,0 +1,373 @@
+@testable import LMDBBackend
+import RaftLabBackends
+import StorageCore
+import Testing
+
+/// What only the lmdb backend does: its map size, its files, how it syncs,
+/// and what happens when bytes in data.mdb go bad.
+@Suite("LMDB backend")
+struct LMDBSpecificTests {
+    let lmdb = LMDBBackend()
+
+    func options(_ path: String, sync: Bool = true, mapSize: Int? = nil) -> StoreOptions {
+        StoreOptions(directory: path, sync: sync, settings: mapSize.map { ["map_size": String($0)] } ?? [:])
+    }
+
+    func expectFull(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            try body()
+            Issue.record("expected the map to be full", sourceLocation: sourceLocation)
+        } catch let StorageError.full(backend, detail) {
+            #expect(backend == "lmdb", sourceLocation: sourceLocation)
+            #expect(detail.contains("map_size"), "the detail names the setting to raise", sourceLocation: sourceLocation)
+            #expect(detail.contains("bytes"), "the detail names the map size", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("expected .full, got \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a full map gives .full, aborts the write, and the log stays usable")
+    func mapFullLog() throws {
+        let dir = TestDirectory("lmdb-full-log")
+        defer { dir.remove() }
+        let log = try lmdb.openLogStore(options(dir.path, mapSize: 1 << 20))
+        defer { try? log.close() }
+        try log.append(entries(1...10, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
+
+        let huge = LogEntry(index: 11, term: 1, data: Array(repeating: 0xAB, count: 4 << 20))
+        expectFull { try log.append([huge], hardState: HardState(term: 2, votedFor: 2, commit: 5)) }
+
+        // Nothing of the failed call landed, reads work, a smaller write fits.
+        #expect(try log.lastIndex() == 10)
+        #expect(try log.hardState() == HardState(term: 1, votedFor: 1, commit: 0))
+        #expect(try log.entries(1...10, maxBytes: .max) == entries(1...10, term: 1))
+        try log.append(entries(11...12, term: 2))
+        #expect(try log.entries(11...12, maxBytes: .max) == entries(11...12, term: 2))
+
+        // Filling the map with many small writes ends the same way.
+        var next: UInt64 = 13
+        var filled = false
+        while next < 10_000 {
+            do {
+                try log.append([LogEntry(index: next, term: 2, data: Array(repeating: 7, count: 8 << 10))])
+                next += 1
+            } catch StorageError.full {
+                filled = true
+                break
+            }
+        }
+        #expect(filled)
+        #expect(try log.lastIndex() == next - 1)
+        #expect(try log.term(at: next - 1) == 2)
+        // A map this full may refuse even a compaction (a commit needs fresh
+        // pages for the copy-on-write tree and the free list): the remedy is
+        // the one the error names, a larger map_size.
+        try log.close()
+        let reopened = try lmdb.openLogStore(options(dir.path, mapSize: 4 << 20))
+        defer { try? reopened.close() }
+        #expect(try reopened.lastIndex() == next - 1)
+        try reopened.compact(through: next - 10, term: 2)
+        try reopened.append([LogEntry(index: next, term: 3, data: Array(repeating: 7, count: 8 << 10))])
+        #expect(try reopened.lastIndex() == next)
+        #expect(try reopened.entries(next - 9...next, maxBytes: .max).count == 10)
+    }
+
+    @Test("a full map gives .full for the state store too, which stays usable")
+    func mapFullState() throws {
+        let dir = TestDirectory("lmdb-full-state")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.path, mapSize: 1 << 20))
+        var batch = WriteBatch()
+        batch.put(bytes("small"), bytes("value"))
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+
+        var huge = WriteBatch()
+        huge.put(bytes("huge"), Array(repeating: 1, count: 4 << 20))
+        huge.delete(bytes("small"))
+        expectFull { try store.apply(huge, through: AppliedPosition(index: 2, term: 1)) }
+        #expect(try store.get(bytes("small")) == bytes("value"))
+        #expect(try store.get(bytes("huge")) == nil)
+        #expect(try store.appliedPosition() == AppliedPosition(index: 1, term: 1))
+
+        var hugeSource = ArrayKeyValueSource([KeyValue(key: bytes("huge"), value: Array(repeating: 1, count: 4 << 20))])
+        expectFull { try store.restore(from: &hugeSource, position: AppliedPosition(index: 9, term: 1)) }
+        #expect(try store.scan(.all) == [KeyValue(key: bytes("small"), value: bytes("value"))])
+
+        var small = WriteBatch()
+        small.put(bytes("second"), bytes("fits"))
+        try store.apply(small, through: AppliedPosition(index: 2, term: 1))
+        #expect(try store.get(bytes("second")) == bytes("fits"))
+        try store.close()
+
+        // Raising map_size, as the error says, lets the same write through.
+        let bigger = try lmdb.openStateStore(options(dir.path, mapSize: 64 << 20))
+        defer { try? bigger.close() }
+        try bigger.apply(huge, through: AppliedPosition(index: 3, term: 1))
+        #expect(try bigger.get(bytes("huge"))?.count == 4 << 20)
+    }
+
+    @Test("map_size must be a positive number of bytes")
+    func badMapSize() {
+        let dir = TestDirectory("lmdb-bad-setting")
+        defer { dir.remove() }
+        for text in ["", "-1", "0", "1GiB"] {
+            #expect(throws: StorageError.self) {
+                _ = try lmdb.openLogStore(StoreOptions(directory: dir.path, settings: ["map_size": text]))
+            }
+        }
+    }
+
+    @Test("writes land in data.mdb and lock.mdb in each store directory")
+    func expectedFiles() throws {
+        let dir = TestDirectory("lmdb-files")
+        defer { dir.remove() }
+        let log = try lmdb.openLogStore(options(dir.sub("log")))
+        try log.append(entries(1...3, term: 1))
+        let state = try lmdb.openStateStore(options(dir.sub("state")))
+        var batch = WriteBatch()
+        batch.put(bytes("k"), bytes("v"))
+        try state.apply(batch, through: AppliedPosition(index: 3, term: 1))
+        for sub in ["log", "state"] {
+            let names = try FileSystem.listDirectory(dir.sub(sub))
+            #expect(names.contains("data.mdb"), "\(sub): \(names)")
+            #expect(names.contains("lock.mdb"), "\(sub): \(names)")
+            #expect(names.contains(StoreDirectory.markerName), "\(sub): \(names)")
+        }
+        try log.close()
+        try state.close()
+    }
+
+    @Test("a synced commit counts 2 syncs, whatever it carries; sync off counts none until close")
+    func syncCounting() throws {
+        let dir = TestDirectory("lmdb-syncs")
+        defer { dir.remove() }
+        let log = try lmdb.openLogStore(options(dir.sub("synced")))
+        var before = log.syncCount
+        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
+        #expect(log.syncCount == before + 2)
+        before = log.syncCount
+        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
+        try log.truncateSuffix(after: 60)
+        try log.compact(through: 5, term: 1)
+        #expect(log.syncCount == before + 6)
+        // Calls that change nothing commit nothing.
+        before = log.syncCount
+        try log.append([])
+        try log.truncateSuffix(after: 60)
+        try log.compact(through: 3, term: 1)
+        #expect(log.syncCount == before)
+        try log.close()
+
+        let loose = try lmdb.openLogStore(options(dir.sub("loose"), sync: false))
+        try loose.append(entries(1...64, term: 1))
+        #expect(loose.syncCount == 0)
+        try loose.close()
+        #expect(loose.syncCount == 1, "close flushes what MDB_NOSYNC left unsynced")
+    }
+
+    @Test("reopen keeps entries, compaction point, hard state, state and applied position")
+    func reopen() throws {
+        let dir = TestDirectory("lmdb-reopen")
+        defer { dir.remove() }
+        do {
+            let log = try lmdb.openLogStore(options(dir.sub("log"), sync: false))
+            try log.append(entries(1...50, term: 3), hardState: HardState(term: 3, votedFor: 2, commit: 40))
+            try log.compact(through: 20, term: 3)
+            try log.append(entries(45...46, term: 4))
+            try log.close()
+            let state = try lmdb.openStateStore(options(dir.sub("state"), sync: false))
+            var batch = WriteBatch()
+            batch.put([], bytes("empty key"))
+            batch.put([0xFF, 0x00], bytes("reserved"))
+            batch.put(bytes("k"), [])
+            try state.apply(batch, through: AppliedPosition(index: 46, term: 4))
+            try state.close()
+        }
+        let log = try lmdb.openLogStore(options(dir.sub("log")))
+        defer { try? log.close() }
+        #expect(try log.snapshotIndex() == 20)
+        #expect(try log.term(at: 20) == 3)
+        #expect(try log.lastIndex() == 46)
+        #expect(try log.entries(21...46, maxBytes: .max) == entries(21...44, term: 3) + entries(45...46, term: 4))
+        #expect(try log.hardState() == HardState(term: 3, votedFor: 2, commit: 40))
+        let state = try lmdb.openStateStore(options(dir.sub("state")))
+        defer { try? state.close() }
+        #expect(try state.appliedPosition() == AppliedPosition(index: 46, term: 4))
+        #expect(try state.scan(.all) == [
+            KeyValue(key: [], value: bytes("empty key")),
+            KeyValue(key: bytes("k"), value: []),
+            KeyValue(key: [0xFF, 0x00], value: bytes("reserved")),
+        ])
+    }
+
+    @Test("a corrupted entry in data.mdb is reported as .corrupted, never returned")
+    func corruptedEntry() throws {
+        let dir = TestDirectory("lmdb-corrupt")
+        defer { dir.remove() }
+        let marker = bytes("PAYLOAD-TO-BE-DAMAGED-ON-DISK")
+        do {
+            let log = try lmdb.openLogStore(options(dir.path))
+            try log.append(entries(1...4, term: 1))
+            try log.append([LogEntry(index: 5, term: 1, data: marker)] + entries(6...8, term: 1))
+            try log.close()
+        }
+        // LMDB keeps no checksums of its own: damage the payload in place
+        // (every copy, since copy-on-write may have left old pages behind).
+        let path = dir.sub("data.mdb")
+        let damaged = try #require(try FileSystem.readFile(path).map { flipAll(marker, in: $0) })
+        #expect(damaged.count > 0)
+        try FileSystem.writeFile(path, damaged.bytes, sync: false)
+
+        let log = try lmdb.openLogStore(options(dir.path))
+        defer { try? log.close() }
+        #expect(try log.lastIndex() == 8)
+        #expect(try log.entries(1...4, maxBytes: .max) == entries(1...4, term: 1))
+        for read: () throws -> Void in [
+            { _ = try log.entries(1...8, maxBytes: .max) },
+            { _ = try log.entry(at: 5) },
+            { _ = try log.term(at: 5) },
+        ] {
+            do {
+                try read()
+                Issue.record("a damaged entry was returned")
+            } catch let StorageError.corrupted(path, reason) {
+                #expect(path.hasSuffix("data.mdb (log entry 5)"))
+                #expect(reason.contains("checksum"))
+            }
+        }
+    }
+
+    @Test("a snapshot read on one task while another task writes and reads the log")
+    func concurrentUse() async throws {
+        let dir = TestDirectory("lmdb-concurrent")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.sub("state"), sync: false))
+        let log = try lmdb.openLogStore(options(dir.sub("log"), sync: false))
+        var batch = WriteBatch()
+        for i in 0..<1_000 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+        let snapshot = try store.snapshot()
+        let seen = try await withThrowingTaskGroup(of: [KeyValue].self) { group in
+            group.addTask {
+                var pairs: [KeyValue] = []
+                while let pair = try snapshot.next() { pairs.append(pair) }
+                return pairs
+            }
+            group.addTask {
+                for i in 2...200 {
+                    var change = WriteBatch()
+                    change.put(bytes("key-\(i % 50)"), bytes("changed"))
+                    change.delete(bytes("key-\(i + 500)"))
+                    change.put(bytes("new-\(i)"), [])
+                    try store.apply(change, through: AppliedPosition(index: UInt64(i), term: 1))
+                    try log.append(entries(UInt64(i - 1)...UInt64(i - 1), term: 1))
+                    _ = try log.entries(from: 1)
+                }
+                return []
+            }
+            var seen: [KeyValue] = []
+            for try await pairs in group { seen += pairs }
+            return seen
+        }
+        snapshot.close()
+        #expect(seen.count == 1_000)
+        #expect(seen.allSatisfy { $0.value.starts(with: bytes("value-")) })
+        #expect(try store.appliedPosition() == AppliedPosition(index: 200, term: 1))
+        #expect(try log.lastIndex() == 199)
+        try store.close()
+        try log.close()
+    }
+
+    @Test("a directory of another backend is refused with .backendMismatch")
+    func foreignDirectory() throws {
+        let dir = TestDirectory("lmdb-foreign")
+        defer { dir.remove() }
+        let other = try LevelDBBackendForTests.open(dir.sub("log"))
+        try other.append(entries(1...2, term: 1))
+        try other.close()
+        do {
+            _ = try lmdb.openLogStore(options(dir.sub("log")))
+            Issue.record("lmdb opened a leveldb directory")
+        } catch let error as StorageError {
+            guard case .backendMismatch(_, let expected, let found) = error else {
+                Issue.record("expected .backendMismatch, got \(error)")
+                return
+            }
+            #expect(expected.hasPrefix("lmdb"))
+            #expect(found.hasPrefix("leveldb"))
+        }
+        #expect(!FileSystem.exists(dir.sub("log/data.mdb")), "nothing was written into the foreign directory")
+    }
+
+    @Test("snapshots: restore from a store's own snapshot, ended by close of the store")
+    func snapshotLifecycle() throws {
+        let dir = TestDirectory("lmdb-snapshot")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.path))
+        var batch = WriteBatch()
+        for i in 0..<100 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
+        try store.apply(batch, through: AppliedPosition(index: 5, term: 1))
+        let expected = try store.scan(.all)
+
+        // The source is read inside the restoring write transaction.
+        let own = try store.snapshot()
+        var more = WriteBatch()
+        more.put(bytes("later"), bytes("gone after restore"))
+        try store.apply(more, through: AppliedPosition(index: 6, term: 1))
+        var source = own
+        try store.restore(from: &source, position: own.position)
+        own.close()
+        #expect(try store.scan(.all) == expected)
+        #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
+
+        let open = try store.snapshot()
+        _ = try open.next()
+        try store.close()
+        expectError(.closed) { _ = try open.next() }
+        open.close()
+    }
+
+    @Test("keys longer than LMDB allows are refused, not truncated")
+    func longKeys() throws {
+        let dir = TestDirectory("lmdb-long-keys")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.path))
+        defer { try? store.close() }
+        var fits = WriteBatch()
+        fits.put(Array(repeating: 0x61, count: 510), bytes("ok"))
+        try store.apply(fits, through: AppliedPosition(index: 1, term: 1))
+        var tooLong = WriteBatch()
+        tooLong.put(bytes("fine"), bytes("v"))
+        tooLong.put(Array(repeating: 0x61, count: 511), bytes("no"))
+        #expect(throws: StorageError.self) { try store.apply(tooLong, through: AppliedPosition(index: 2, term: 1)) }
+        #expect(try store.get(bytes("fine")) == nil)
+        #expect(try store.get(Array(repeating: 0x61, count: 511)) == nil)
+        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 600))).isEmpty)
+        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 509))).count == 1)
+    }
+}
+
+/// Flips one byte of every occurrence of `marker` in `bytes`.
+func flipAll(_ marker: Bytes, in bytes: Bytes) -> (bytes: Bytes, count: Int) {
+    var result = bytes
+    var count = 0
+    var start = 0
+    while start + marker.count <= result.count {
+        if result[start..<start + marker.count].elementsEqual(marker) {
+            result[start + marker.count / 2] ^= 0x5A
+            count += 1
+            start += marker.count
+        } else {
+            start += 1
+        }
+    }
+    return (result, count)
+}
+
+/// The other disk backend, opened through the registry so this file does not
+/// depend on its internals.
+enum LevelDBBackendForTests {
+    static func open(_ path: String) throws -> any LogStore {
+        try BackendRegistry.standard.openLogStore(backend: "leveldb", StoreOptions(directory: path))
+    }
+}
