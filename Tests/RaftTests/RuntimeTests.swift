@@ -21,10 +21,10 @@ struct KeyValueMachine: StateMachine {
     }
 }
 
-/// Three (or more) `RaftNode`s in one process on an `InProcessNetwork`, with
+/// Three (or more) `RaftNode`s in one process on an `InProcessHub`, with
 /// memory stores opened through the registry.
 final class InProcessCluster: @unchecked Sendable {
-    let network = InProcessNetwork()
+    let network = InProcessHub()
     let directory = "/raftlab-runtime-test/\(UUID().uuidString)"
     var nodes: [NodeID: RaftNode] = [:]
     var stores: [NodeID: (log: any LogStore, state: any StateStore)] = [:]

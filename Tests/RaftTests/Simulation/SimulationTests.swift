@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Raft
 import StorageCore
 import Testing
@@ -32,9 +33,14 @@ enum SimulationSettings {
         return (0..<perSize).filter { $0 % shards == shard }.map { base + UInt64($0) }
     }
 
+    /// A directory no other run uses (memory stores are keyed by directory
+    /// for the life of the process, so a reused name would reopen old data).
     static func directory(_ label: String, seed: UInt64) -> String {
-        NSTemporaryDirectory() + "raftlab-sim-\(ProcessInfo.processInfo.processIdentifier)-\(label)-\(seed)"
+        let run = runCounter.add(1, ordering: .relaxed).newValue
+        return NSTemporaryDirectory() + "raftlab-sim-\(ProcessInfo.processInfo.processIdentifier)-\(run)-\(label)-\(seed)"
     }
+
+    static let runCounter = Atomic<Int>(0)
 }
 
 /// Runs one seed; returns its statistics or records the failure with the
