@@ -1,0 +1,41 @@
+import StorageCore
+
+/// Every failure the core and the runtime report. Callers switch on the case.
+public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// This node is not the leader; `leaderHint` is the leader it knows of, if any.
+    case notLeader(leaderHint: NodeID?)
+    /// The node was stopped.
+    case stopped
+    /// The operation did not complete in time; it may still take effect.
+    case timeout
+    /// A leadership transfer is in progress; proposals are refused until it ends.
+    case transferInProgress
+    /// A membership change is still being committed or applied.
+    case configurationChangeInProgress
+    /// The requested membership change is not a valid single-server change.
+    case invalidConfigurationChange(String)
+    /// The proposal's entry was replaced by another leader's entry; it will not apply.
+    case proposalDropped
+    /// A store failed.
+    case storage(StorageError)
+    /// Something that a correct peer or caller never produces (a bug, or corruption).
+    case protocolViolation(String)
+    /// A bad argument or setting.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .notLeader(let hint):
+            if let hint { "this node is not the leader; the leader is node \(hint)" } else { "this node is not the leader and knows no leader" }
+        case .stopped: "the raft node is stopped"
+        case .timeout: "the operation timed out; it may still take effect"
+        case .transferInProgress: "a leadership transfer is in progress"
+        case .configurationChangeInProgress: "a membership change is still in progress"
+        case .invalidConfigurationChange(let why): "invalid membership change: \(why)"
+        case .proposalDropped: "the proposal was overwritten by another leader and will not be applied"
+        case .storage(let error): "storage error: \(error)"
+        case .protocolViolation(let why): "raft protocol violation: \(why)"
+        case .invalidArgument(let why): "invalid argument: \(why)"
+        }
+    }
+}

@@ -1,0 +1,31 @@
+/// A small, fast, seedable generator (SplitMix64, Steele et al. 2014).
+///
+/// The core has no randomness of its own: it draws election timeouts from the
+/// generator it is given. Tests and the simulation pass a seeded one so that a
+/// run replays exactly; the runtime seeds one from the system generator.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    /// Seeds from the system's random source.
+    public init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniformly distributed value in `0..<bound` (`bound > 0`).
+    public mutating func next(below bound: UInt64) -> UInt64 {
+        bound == 0 ? 0 : next() % bound
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import Raft
+import RaftLabBackends
+import StorageCore
+import Testing
+
+/// A key-value state machine for runtime tests: a command is `key=value`;
+/// the result is the previous value.
+struct KeyValueMachine: StateMachine {
+    func apply(_ entries: [LogEntry], to batch: inout WriteBatch, reading store: any StateStore) throws -> [[UInt8]] {
+        var written: [[UInt8]: [UInt8]] = [:]
+        return try entries.map { entry in
+            let parts = entry.data.split(separator: UInt8(ascii: "="), maxSplits: 1)
+            let key = Array(parts.first ?? [])
+            let value = parts.count > 1 ? Array(parts[1]) : []
+            let previous = try written[key] ?? store.get(key) ?? []
+            batch.put(key, value)
+            written[key] = value
+            return previous
+        }
+    }
+}
+
+/// Three (or more) `RaftNode`s in one process on an `InProcessHub`, with
+/// memory stores opened through the registry.
+final class InProcessCluster: @unchecked Sendable {
+    let network = InProcessHub()
+    let directory = "/raftlab-runtime-test/\(UUID().uuidString)"
+    var nodes: [NodeID: RaftNode] = [:]
+    var stores: [NodeID: (log: any LogStore, state: any StateStore)] = [:]
+    let bootstrap: ClusterConfiguration
+
+    var options: RaftNodeOptions = {
+        var options = RaftNodeOptions()
+        options.tickInterval = .milliseconds(5)
+        options.electionTicks = 10
+        options.operationTimeout = .seconds(10)
+        options.snapshotThreshold = 50
+        options.snapshotCatchUpEntries = 5
+        options.maxSnapshotChunkBytes = 64
+        return options
+    }()
+
+    init(size: Int) {
+        bootstrap = ClusterConfiguration(voters: Set((1...NodeID(size)).map { $0 }))
+    }
+
+    func start(_ id: NodeID, configuration: ClusterConfiguration? = nil) async throws {
+        let options = StoreOptions(directory: "\(directory)/node\(id)/log", sync: false)
+        let log = try BackendRegistry.standard.openLogStore(backend: "memory", options)
+        let state = try BackendRegistry.standard.openStateStore(
+            backend: "memory", StoreOptions(directory: "\(directory)/node\(id)/state", sync: false))
+        var nodeOptions = self.options
+        nodeOptions.randomSeed = id
+        let node = try RaftNode(
+            id: id, configuration: configuration ?? bootstrap, logStore: log, stateStore: state,
+            stateMachine: KeyValueMachine(), transport: network.transport(for: id), options: nodeOptions)
+        nodes[id] = node
+        stores[id] = (log, state)
+        try await node.start()
+    }
+
+    func startAll() async throws {
+        for id in bootstrap.voters.sorted() { try await start(id) }
+    }
+
+    func stop(_ id: NodeID) async {
+        await nodes[id]?.stop()
+        try? stores[id]?.log.close()
+        try? stores[id]?.state.close()
+        nodes[id] = nil
+    }
+
+    func stopAll() async {
+        for id in nodes.keys.sorted() { await stop(id) }
+    }
+
+    /// Waits for a leader that every running node agrees on.
+    func leader(timeout: Duration = .seconds(10), excluding: Set<NodeID> = []) async throws -> RaftNode {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for (id, node) in nodes.sorted(by: { $0.key < $1.key }) where !excluding.contains(id) {
+                let status = await node.status
+                if status.role == .leader && status.commitIndex > 0 {
+                    return node
+                }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw RaftError.timeout
+    }
+
+    func waitApplied(_ index: UInt64, on ids: [NodeID], timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        for id in ids {
+            while (await nodes[id]?.status.appliedIndex ?? 0) < index {
+                guard ContinuousClock.now < deadline else { throw RaftError.timeout }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+    }
+
+    func value(_ key: String, on id: NodeID) throws -> String? {
+        try stores[id]?.state.get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Proposes, retrying on whichever node currently leads.
+    func propose(_ command: String) async throws -> ProposalResult {
+        for _ in 0..<50 {
+            let leader = try await leader()
+            do {
+                return try await leader.propose(Array(command.utf8))
+            } catch RaftError.notLeader, RaftError.proposalDropped, RaftError.transferInProgress {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw RaftError.timeout
+    }
+}
+
+@Suite("Runtime: in-process cluster", .serialized)
+struct RuntimeTests {
+    @Test("3 nodes in one process elect a leader, replicate and apply on every node")
+    func replicateAndApply() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        let leader = try await cluster.leader()
+        // Many concurrent proposals: group-committed into few appends.
+        let results = try await withThrowingTaskGroup(of: (Int, ProposalResult).self) { group in
+            for i in 0..<200 {
+                group.addTask { (i, try await leader.propose(Array("key\(i % 20)=value\(i)".utf8))) }
+            }
+            var results: [(Int, ProposalResult)] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+        #expect(results.count == 200)
+        #expect(Set(results.map(\.1.index)).count == 200)
+        let last = results.map(\.1.index).max()!
+        try await cluster.waitApplied(last, on: [1, 2, 3])
+        for k in 0..<20 {
+            // The value of the write with the highest index wins.
+            let winner = results.filter { $0.0 % 20 == k }.max { $0.1.index < $1.1.index }!.0
+            for id: NodeID in [1, 2, 3] {
+                #expect(try cluster.value("key\(k)", on: id) == "value\(winner)")
+            }
+        }
+        // The log was compacted past the snapshot threshold.
+        let status = await leader.status
+        #expect(status.firstIndex > 1)
+        await cluster.stopAll()
+    }
+
+    @Test("ReadIndex on leader and follower returns an index covering acknowledged writes")
+    func readIndex() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        let written = try await cluster.propose("colour=blue")
+        let leader = try await cluster.leader()
+        let readOnLeader = try await leader.readIndex()
+        #expect(readOnLeader >= written.index)
+        let leaderID = leader.id
+        let follower = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        let readOnFollower = try await cluster.nodes[follower]!.readIndex()
+        #expect(readOnFollower >= written.index)
+        #expect(try cluster.value("colour", on: follower) == "blue")
+        await cluster.stopAll()
+    }
+
+    @Test("Leadership transfer hands over to the chosen voter")
+    func transfer() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("a=1")
+        let leader = try await cluster.leader()
+        let leaderID = leader.id
+        let target = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        try await leader.transferLeadership(to: target)
+        let status = await cluster.nodes[target]!.status
+        #expect(status.role == .leader)
+        _ = try await cluster.propose("a=2")
+        await cluster.stopAll()
+    }
+
+    @Test("A partitioned leader steps down (check-quorum) and the majority elects a new one")
+    func partitionedLeader() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("x=1")
+        let old = try await cluster.leader()
+        cluster.network.isolate(old.id)
+        let new = try await cluster.leader(excluding: [old.id])
+        #expect(new.id != old.id)
+        let result = try await new.propose(Array("x=2".utf8))
+        // The isolated old leader stepped down once it lost its quorum.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await old.status.role != .leader)
+        cluster.network.heal()
+        try await cluster.waitApplied(result.index, on: [1, 2, 3])
+        #expect(try cluster.value("x", on: old.id) == "2")
+        await cluster.stopAll()
+    }
+
+    @Test("A node restarts from its stores and catches up")
+    func restart() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("k=1")
+        let leader = try await cluster.leader()
+        let leaderID = leader.id
+        let victim = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        await cluster.nodes[victim]!.stop()
+        cluster.nodes[victim] = nil
+        var last: UInt64 = 0
+        for i in 0..<80 { last = try await cluster.propose("k=\(i + 2)").index }
+        try await cluster.start(victim)
+        try await cluster.waitApplied(last, on: [victim])
+        #expect(try cluster.value("k", on: victim) == "81")
+        await cluster.stopAll()
+    }
+
+    @Test("Membership: a learner catches up and is promoted; a removed leader steps down")
+    func membership() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        for i in 0..<30 { _ = try await cluster.propose("m=\(i)") }
+        // Node 4 joins with an empty configuration: it learns it from the leader.
+        try await cluster.start(4, configuration: ClusterConfiguration(voters: []))
+        let leader = try await cluster.leader()
+        try await leader.addVoter(4)
+        var status = await leader.status
+        #expect(status.configuration.voters == [1, 2, 3, 4])
+        let result = try await cluster.propose("m=after-join")
+        try await cluster.waitApplied(result.index, on: [4])
+        #expect(try cluster.value("m", on: 4) == "after-join")
+        // The leader removes itself and steps down; the others carry on.
+        let leaderID = leader.id
+        try await leader.removeNode(leaderID)
+        status = await leader.status
+        #expect(status.role != .leader)
+        let next = try await cluster.leader(excluding: [leaderID])
+        _ = try await next.propose(Array("m=without-old-leader".utf8))
+        #expect(await next.status.configuration.voters == Set([1, 2, 3, 4]).subtracting([leaderID]))
+        await cluster.stopAll()
+    }
+
+    @Test("Proposals on a follower fail with notLeader naming the leader")
+    func notLeader() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        let leader = try await cluster.leader()
+        let leaderID = leader.id
+        let follower = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        // Let the follower hear from the leader.
+        _ = try await cluster.propose("n=1")
+        await #expect(throws: RaftError.notLeader(leaderHint: leaderID)) {
+            _ = try await cluster.nodes[follower]!.propose(Array("n=2".utf8))
+        }
+        await cluster.stopAll()
+    }
+}
