@@ -96,6 +96,24 @@ struct ItemValidationTests {
         expectFailure(try node.machine.apply(entry: entry, at: 10_000, to: &pending), .invalidItem)
     }
 
+    @Test("a configured nesting limit never goes past the supported ceiling, so every stored item reads back")
+    func depthCeiling() throws {
+        var node = try musicNode(limits: NoSQLLimits(maxNestingDepth: 10_000))
+        /// An item nesting `depth` levels, counting the item object itself.
+        func nested(_ depth: Int) -> JSONValue {
+            var value: JSONValue = 1
+            for _ in 0..<depth - 1 { value = [value] }
+            return ["Artist": "A", "SongTitle": .string("depth \(depth)"), "d": value]
+        }
+        let ceiling = NoSQLLimits.maxSupportedNestingDepth
+        try node.expectSuccess(.putItem(table: "Music", item: nested(ceiling), expectedVersion: nil))
+        #expect(try node.get("Music", ItemKey("A", "depth \(ceiling)")).item.nestingDepth == ceiling)
+        expectFailure(try node.apply(.putItem(table: "Music", item: nested(ceiling + 1), expectedVersion: nil)), .invalidItem)
+        // A log entry nesting deeper than the ceiling is refused by the decoder.
+        let entry = NoSQLCommand.putItem(table: "Music", item: nested(ceiling + 5), expectedVersion: nil).encoded()
+        expectError(.invalidCommand) { try NoSQLCommand(decoding: entry) }
+    }
+
     @Test("key shape must match the table: a sort key when it has one, none when it has not")
     func keyShape() throws {
         var node = try musicNode()
