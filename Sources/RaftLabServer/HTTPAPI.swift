@@ -194,7 +194,9 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
         let parameters = try QueryParameters(request.uri.query, allowed: QueryNames.putItem)
         let expected = try parameters.unsigned("expected_version")
         let body = try await readBody(request)
-        let item = try JSONValue.parse(body, maxDepth: service.limits.maxNestingDepth)
+        // The parser recurses per level: never deeper than the state machine can read back.
+        let depth = min(service.limits.maxNestingDepth, NoSQLLimits.maxSupportedNestingDepth)
+        let item = try JSONValue.parse(body, maxDepth: depth)
         return try await write(.putItem(table: table, item: item, expectedVersion: expected), request: request, body: body)
     }
 
