@@ -2,5 +2,6 @@ import ArgumentParser
 
 extension RaftLabCommand {
     /// Every subcommand, in the order `--help` lists them.
-    static let all: [any ParsableCommand.Type] = []
+    static let all: [any ParsableCommand.Type] = [
+    ] + clientCommands
 }

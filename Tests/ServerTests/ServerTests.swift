@@ -267,7 +267,7 @@ struct ErrorCodeTests {
     func garbage() async throws {
         let service = try await musicService()
         try await withAPI(service) { client in
-            var generator = SystemRandomNumberGenerator()
+            var generator = SplitMix64(seed: 0x5EED_4A77)
             let alphabet = Array(#"{}[]":,\ aZ09%&=+?-_.~é🎸\#u{0}"#.unicodeScalars)
             for round in 0..<150 {
                 let length = Int.random(in: 0...40, using: &generator)
@@ -511,5 +511,18 @@ struct FeatureTests {
         try await withAPI(try InMemoryService(), registry: nil) { client in
             try await client.expectError(.get, "/metrics", status: 404, code: "not_found")
         }
+    }
+}
+
+/// A small deterministic generator, so a failing random input replays exactly.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
