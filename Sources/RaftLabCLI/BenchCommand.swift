@@ -85,6 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
     var label: String?
 
     func run() async throws {
+        bootstrapLogging(level: .warning)
         var options = try makeOptions()
         if options.transport == .tcp {
             options.cluster.engine.tickMilliseconds = max(options.cluster.engine.tickMilliseconds, 10)
