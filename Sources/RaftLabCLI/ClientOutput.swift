@@ -51,6 +51,7 @@ enum ClientOutput {
                 switch value {
                 case .string(let string): string
                 case .null: "-"
+                case .array(let elements) where elements.isEmpty: "-"
                 case .array(let elements): elements.map { $0.stringValue ?? $0.canonicalText }.joined(separator: ", ")
                 default: value.canonicalText
                 }

@@ -402,6 +402,7 @@ struct LiveTests {
             let status = try await run(["status"], at: node)
             #expect(status.stdout.contains("node_id:"))
             #expect(status.stdout.contains("role:             leader"))
+            #expect(status.stdout.contains("learners:         -"))
             let statusJSON = try JSONValue.parse(try await run(["status", "--json"], at: node).stdout)
             for key in ["node_id", "role", "term", "leader_id", "commit_index", "applied_index"] {
                 #expect(statusJSON[key] != nil, "status --json lacks \(key)")
