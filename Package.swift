@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends"]),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend"]),
 
         // MARK: Benchmarks (swift package benchmark)
         .executableTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import MemoryBackend
 import Synchronization
 import Raft
 import StorageCore
@@ -48,7 +49,12 @@ enum SimulationSettings {
 @discardableResult
 func runSimulation(seed: UInt64, nodes: Int, backend: String = "memory", steps: Int = SimulationSettings.steps) -> SimulatedCluster.Stats? {
     let directory = SimulationSettings.directory(backend, seed: seed)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
+    defer {
+        // Delete the run's stores: files for disk backends, the in-process
+        // volumes for the memory backend (which live as long as the process).
+        try? FileManager.default.removeItem(atPath: directory)
+        MemoryBackend.removeAll(under: directory)
+    }
     var cluster: SimulatedCluster?
     do {
         let options = SimulatedCluster.Options(
