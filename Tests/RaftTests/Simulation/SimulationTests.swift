@@ -47,7 +47,9 @@ enum SimulationSettings {
 /// Runs one seed; returns its statistics or records the failure with the
 /// replay command.
 @discardableResult
-func runSimulation(seed: UInt64, nodes: Int, backend: String = "memory", steps: Int = SimulationSettings.steps) -> SimulatedCluster.Stats? {
+func runSimulation(
+    seed: UInt64, nodes: Int, backend: String = "memory", steps: Int = SimulationSettings.steps, minorityDown: Bool = false
+) -> SimulatedCluster.Stats? {
     let directory = SimulationSettings.directory(backend, seed: seed)
     defer {
         // Delete the run's stores: files for disk backends, the in-process
@@ -58,7 +60,8 @@ func runSimulation(seed: UInt64, nodes: Int, backend: String = "memory", steps: 
     var cluster: SimulatedCluster?
     do {
         let options = SimulatedCluster.Options(
-            nodes: nodes, steps: steps, backend: backend, directory: directory, trace: SimulationSettings.trace)
+            nodes: nodes, steps: steps, backend: backend, directory: directory, trace: SimulationSettings.trace,
+            minorityDownAtEnd: minorityDown)
         cluster = try SimulatedCluster(seed: seed, options: options)
         defer { cluster?.shutdown() }
         return try cluster!.run()
@@ -90,6 +93,18 @@ struct SimulationTests {
     func simulationFiveNodes(shard: Int) {
         for seed in SimulationSettings.seeds(nodes: 5, shard: shard) {
             runSimulation(seed: seed, nodes: 5)
+        }
+    }
+
+    /// Liveness with only a majority: after the faults stop and partitions
+    /// heal, a minority of voters stays down; a leader must still be elected
+    /// and a new proposal commit within 30 election timeouts (300 ticks).
+    @Test("Simulation liveness: with a majority up after healing, a leader commits a new proposal in bounded ticks", arguments: [3, 5])
+    func simulationLivenessWithMajority(nodes: Int) {
+        guard SimulationSettings.replaySeed == nil else { return }
+        let count = max(20, SimulationSettings.totalSeeds / 20)
+        for offset in 0..<count {
+            runSimulation(seed: 900_000 + UInt64(offset), nodes: nodes, minorityDown: true)
         }
     }
 
