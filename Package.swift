@@ -12,8 +12,10 @@
 //   RaftTCPTransport the SwiftNIO transport for one process per node
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
+//   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
 
@@ -21,6 +23,7 @@ let package = Package(
     name: "RaftLab",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "raftlab", targets: ["RaftLabCLI"]),
         .library(name: "StorageCore", targets: ["StorageCore"]),
         .library(name: "RaftLabBackends", targets: ["RaftLabBackends"]),
     ],
@@ -29,6 +32,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
@@ -65,6 +73,17 @@ let package = Package(
         .target(name: "RaftLabNode", dependencies: [
             "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL",
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
+        .target(name: "RaftLabServer", dependencies: [
+            "RaftLabNode", "NoSQL",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // MARK: Reports: report.json, Markdown, CSV, SVG charts, machine floors
@@ -75,7 +94,21 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL",
+        ]),
+
+        // MARK: The raftlab command: server, client commands, bench, report
+        .executableTarget(name: "RaftLabCLI", dependencies: [
+            "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // MARK: Tools
@@ -83,11 +116,20 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
-        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore"]),
+        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
+        .testTarget(name: "CLITests", dependencies: ["RaftLabCLI", "RaftLabNode"]),
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend"]),
+        .testTarget(name: "RaftTests", dependencies: [
+            "Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // MARK: Benchmarks (swift package benchmark)
         .executableTarget(
@@ -98,6 +140,14 @@ let package = Package(
             ],
             path: "Benchmarks/StorageBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+
+        // MARK: Plugins
+        .plugin(
+            name: "LabReport",
+            capability: .command(
+                intent: .custom(verb: "lab-report", description: "Run the default benchmark comparison in release mode and write results/reference/"),
+                permissions: [.writeToPackageDirectory(reason: "writes the reference report to results/reference/")])
         ),
     ]
 )

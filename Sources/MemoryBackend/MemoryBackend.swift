@@ -23,6 +23,10 @@ public struct MemoryBackend: StorageBackend {
         return MemoryStateStore(volume: MemoryVolumes.shared.stateVolume(options.directory))
     }
 
+    public func forgetVolatileData(under directory: String) {
+        Self.removeAll(under: directory)
+    }
+
     /// Forgets every store under `directoryPrefix`, as deleting a data
     /// directory would on disk.
     public static func removeAll(under directoryPrefix: String) {

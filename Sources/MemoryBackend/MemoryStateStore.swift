@@ -73,9 +73,7 @@ final class MemoryStateStore: StateStore {
         var map = SortedChunkMap()
         var previous: Bytes?
         while let pair = try source.next() {
-            if let previous, !previous.lexicographicallyPrecedes(pair.key) {
-                throw StorageError.invalidArgument("snapshot keys are not in ascending order")
-            }
+            try RestoreOrder.check(pair.key, after: previous)
             map.put(pair.key, pair.value)
             previous = pair.key
         }

@@ -9,7 +9,8 @@ public struct NoSQLLimits: Sendable, Hashable {
     /// 400 KB as in DynamoDB. The previous version kept for rollback does not count.
     public var maxItemBytes: Int
     /// Deepest nesting of arrays and objects in an item (`{}` is depth 1).
-    /// 32 as in DynamoDB; it also bounds the parser's recursion.
+    /// 32 as in DynamoDB; it also bounds the parser's recursion. Values above
+    /// `maxSupportedNestingDepth` act as that ceiling.
     public var maxNestingDepth: Int
     /// Largest partition key value: UTF-8 bytes of a string, characters of a
     /// number's canonical text. 2048 as in DynamoDB.
@@ -34,4 +35,14 @@ public struct NoSQLLimits: Sendable, Hashable {
     }
 
     public static let `default` = NoSQLLimits()
+
+    /// The deepest nesting RaftLab ever parses from a log entry or a stored
+    /// record. The parser recurses once per level, about 2.5 KB of stack in a
+    /// debug build (250 B optimized), so 256 levels stay far inside even a
+    /// 1 MB thread stack; and since no item deeper than this is ever
+    /// accepted, every stored item can always be read back.
+    public static let maxSupportedNestingDepth = 256
+
+    /// `maxNestingDepth`, capped at `maxSupportedNestingDepth`.
+    var effectiveNestingDepth: Int { min(maxNestingDepth, Self.maxSupportedNestingDepth) }
 }

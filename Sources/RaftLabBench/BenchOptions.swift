@@ -102,6 +102,7 @@ public struct BenchOptions: Sendable, Hashable {
             ("election_ticks", String(cluster.engine.electionTicks)),
             ("heartbeat_ticks", String(cluster.engine.heartbeatTicks)),
             ("snapshot_entries", String(cluster.engine.snapshotEntries)),
+            ("snapshot_keep_entries", String(cluster.engine.snapshotKeepEntries)),
             ("max_batch", String(cluster.engine.maxBatch)),
             ("max_inflight", String(cluster.engine.maxInflight)),
         ]

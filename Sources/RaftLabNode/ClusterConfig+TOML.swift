@@ -16,7 +16,7 @@ extension ClusterConfig {
     ///     [storage.lmdb]        # optional backend settings
     ///     map_size = 1073741824
     ///     [engine]              # optional: tick_ms, election_ticks, heartbeat_ticks,
-    ///                           # snapshot_entries, max_batch, max_inflight
+    ///                           # snapshot_entries, snapshot_keep_entries, max_batch, max_inflight
     ///     [limits]              # optional: max_item_bytes
     ///     [[nodes]]
     ///     id = 1
@@ -56,6 +56,7 @@ extension ClusterConfig {
             config.engine.electionTicks = try engine.int("election_ticks") ?? config.engine.electionTicks
             config.engine.heartbeatTicks = try engine.int("heartbeat_ticks") ?? config.engine.heartbeatTicks
             config.engine.snapshotEntries = try engine.int("snapshot_entries") ?? config.engine.snapshotEntries
+            config.engine.snapshotKeepEntries = try engine.int("snapshot_keep_entries") ?? config.engine.snapshotKeepEntries
             config.engine.maxBatch = try engine.int("max_batch") ?? config.engine.maxBatch
             config.engine.maxInflight = try engine.int("max_inflight") ?? config.engine.maxInflight
             try engine.finish()

@@ -35,6 +35,9 @@ public struct ClusterConfig: Sendable, Hashable {
         public var heartbeatTicks: Int = 1
         /// Take a snapshot and compact the log after this many applied entries.
         public var snapshotEntries: Int = 10_000
+        /// Entries kept in the log behind a snapshot, so a follower a little
+        /// behind catches up from the log rather than a whole snapshot.
+        public var snapshotKeepEntries: Int = 1_000
         /// Most proposals batched into one append (one sync).
         public var maxBatch: Int = 512
         /// AppendEntries messages in flight per follower.
@@ -104,8 +107,8 @@ public struct ClusterConfig: Sendable, Hashable {
         guard engine.tickMilliseconds > 0, engine.heartbeatTicks > 0, engine.electionTicks > engine.heartbeatTicks else {
             throw ConfigError.invalid("[engine] needs tick_ms > 0 and election_ticks > heartbeat_ticks > 0")
         }
-        guard engine.snapshotEntries > 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
-            throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive")
+        guard engine.snapshotEntries > 0, engine.snapshotKeepEntries >= 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
+            throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive, snapshot_keep_entries not negative")
         }
     }
 }

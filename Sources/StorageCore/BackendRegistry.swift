@@ -27,11 +27,16 @@ public protocol StorageBackend: Sendable {
     var isPersistent: Bool { get }
     func openLogStore(_ options: StoreOptions) throws -> any LogStore
     func openStateStore(_ options: StoreOptions) throws -> any StateStore
+    /// Drops whatever this backend keeps outside files for stores under
+    /// `directory`, as ending the process would: lets an in-process cluster
+    /// model a real restart of a non-persistent node, and tests clean up.
+    func forgetVolatileData(under directory: String)
 }
 
 extension StorageBackend {
     public var settingsHelp: [String: String] { [:] }
     public var isPersistent: Bool { true }
+    public func forgetVolatileData(under directory: String) {}
 
     /// Refuses settings this backend does not know, so a typo in a config file
     /// is an error rather than a silently ignored option.

@@ -25,7 +25,10 @@ let count = arguments.count > 3 ? UInt64(arguments[3]) ?? 1_000_000 : 1_000_000
 do {
     let config = StorageConfig(backend: arguments[1], dataDirectory: arguments[2], sync: true)
     let (log, state) = try BackendRegistry.standard.openStores(config)
-    var index = try log.lastIndex() + 1
+    // Resume after the last write that reached both stores: a kill between the
+    // log append and the state apply leaves an entry to redo (the re-append
+    // replaces it with identical content).
+    var index = min(try log.lastIndex(), try state.appliedPosition().index) + 1
     while index <= count {
         let data = Array("command-\(index)".utf8)
         try log.append([LogEntry(index: index, term: 1, data: data)], hardState: HardState(term: 1, votedFor: 1, commit: index))

@@ -46,8 +46,8 @@ extension NoSQLCommand {
         guard case .object = item else {
             throw NoSQLError(.invalidItem, "an item must be a JSON object, not \(item.typeName)")
         }
-        guard item.nestingDepth <= limits.maxNestingDepth else {
-            throw NoSQLError(.invalidItem, "item nests objects and arrays deeper than \(limits.maxNestingDepth) levels")
+        guard item.nestingDepth <= limits.effectiveNestingDepth else {
+            throw NoSQLError(.invalidItem, "item nests objects and arrays deeper than \(limits.effectiveNestingDepth) levels")
         }
         let bytes = item.canonicalBytes
         guard bytes.count <= limits.maxItemBytes else {

@@ -10,7 +10,7 @@ import StorageCore
 ///     0x14  negative number   0x14 ~(exponent ‖ digits ‖ 0x00)
 ///     0x15  zero              0x15
 ///     0x16  positive number   0x16 exponent ‖ digits ‖ 0x00
-///     0x20  string            0x20 escaped(UTF-8) ‖ 0x00
+///     0x20  string            0x20 escaped(UTF-8) ‖ 0x00 0x01
 ///
 /// so numbers sort before strings, negatives before zero before positives.
 ///
@@ -23,10 +23,14 @@ import StorageCore
 /// bitwise complement of their magnitude's bytes, reversing the order;
 /// because the encoding is prefix-free, the complement reverses it exactly.
 ///
-/// Strings: their UTF-8 bytes with 0x00 written as 0x00 0xFF, then 0x00.
-/// The terminator sorts below every escaped byte, so a string sorts before
-/// its extensions; escaped(p) is a prefix of escaped(s) exactly when p is a
-/// prefix of s, which makes a sort-key prefix query a `KeyRange.prefix`.
+/// Strings: their UTF-8 bytes with 0x00 written as 0x00 0xFF, then the
+/// terminator 0x00 0x01. The terminator sorts below every escaped byte
+/// sequence (a content 0x00 is always followed by 0xFF), so a string sorts
+/// before its extensions; and since the terminator never occurs inside
+/// escaped content, no encoding is a prefix of another (a bare 0x00
+/// terminator would make "" a prefix of "\0", and partition "a" would
+/// swallow partition "a\0"). escaped(p) is a prefix of escaped(s) exactly
+/// when p is a prefix of s, which makes a sort-key prefix query a `KeyRange.prefix`.
 enum OrderedKeyEncoding {
     static let negativeNumberTag: UInt8 = 0x14
     static let zeroTag: UInt8 = 0x15
@@ -64,10 +68,10 @@ enum OrderedKeyEncoding {
         }
     }
 
-    /// The escaped bytes of `string` followed by the 0x00 terminator.
+    /// The escaped bytes of `string` followed by the 0x00 0x01 terminator.
     static func appendTerminated(_ string: String, to out: inout Bytes) {
         appendEscaped(string, to: &out)
-        out.append(0x00)
+        out.append(contentsOf: [0x00, 0x01])
     }
 
     /// The escaped bytes of `string`, without terminator: a prefix of the

@@ -15,9 +15,10 @@ import StorageCore
 enum RecordCoding {
     static let format: UInt8 = 0x01
 
-    /// Stored JSON was depth-checked when written; reading it back uses a
-    /// generous bound so a later change of the limit never hides old items.
-    static let storedDepthLimit = 1000
+    /// Stored JSON was depth-checked when written; reading it back uses the
+    /// ceiling of every possible limit, so a change of the configured limit
+    /// never hides old items.
+    static let storedDepthLimit = NoSQLLimits.maxSupportedNestingDepth
 
     static func encode(_ table: TableInfo) -> Bytes {
         var writer = BinaryWriter()

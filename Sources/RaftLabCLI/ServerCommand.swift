@@ -1,0 +1,131 @@
+import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
+import RaftLabBackends
+import RaftLabNode
+import RaftLabServer
+import ServiceLifecycle
+import StorageCore
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run a RaftLab cluster: every node in this process, or one node per process.",
+        discussion: """
+            With no options, as the original simulator: three nodes in this process, HTTP APIs on \
+            localhost:8100, 8101 and 8102, the memory backend.
+
+            --config FILE reads a TOML cluster config: [storage] names the log and state backends \
+            (memory, flatfile, lmdb, leveldb), sync and data_dir; [[nodes]] lists ids, raft_addr and \
+            http_addr. See examples/cluster.toml. Swap the storage engine by editing `log` and `state`.
+
+            --node-id N with --config runs only node N, talking to its peers over TCP, so a cluster \
+            can span processes and hosts (examples/cluster-3proc.toml).
+
+            Ctrl-C or SIGTERM shuts down cleanly: in-flight requests are answered, then the stores \
+            are flushed and closed.
+
+            Examples:
+              raftlab server
+              raftlab server --config examples/cluster.toml
+              raftlab server --config examples/cluster-3proc.toml --node-id 2
+            """)
+
+    @Option(help: "A TOML cluster config (default: three in-process nodes on 8100-8102, memory backend).")
+    var config: String?
+
+    @Option(name: .customLong("node-id"), help: "Run only this node of --config, over TCP to its peers.")
+    var nodeID: UInt64?
+
+    @Flag(help: "Forward writes sent to a follower to the leader instead of redirecting the client.")
+    var forwardWrites = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if nodeID != nil, config == nil {
+            throw ValidationError("--node-id needs --config: the other nodes' addresses come from it")
+        }
+    }
+
+    func run() async throws {
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "raftlab.server")
+        let cluster: ClusterConfig
+        do {
+            cluster = try config.map { try ClusterConfig.load(path: $0) } ?? .standard
+            try cluster.validate(registry: .standard)
+            if let nodeID { _ = try cluster.node(nodeID) }
+        } catch let error as ConfigError {
+            throw exitWithMessage(error.description, code: 64)
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let options = HTTPAPIOptions(forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024)
+
+        let nodes: [ClusterNode]
+        let stopNodes: @Sendable () async -> Void
+        do {
+            if let nodeID {
+                let node = try ClusterNode(
+                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster))
+                try await node.start()
+                nodes = [node]
+                stopNodes = { await node.stop() }
+            } else {
+                let local = try await LocalCluster(config: cluster)
+                nodes = local.nodes
+                stopNodes = { await local.stop() }
+            }
+        } catch let error as StorageError {
+            throw exitWithMessage("cannot open the stores: \(error.description)", code: 74)
+        }
+
+        var services: [any Service] = [NodesService(stop: stopNodes, logger: logger)]
+        for node in nodes {
+            let address = try cluster.node(node.id).httpAddress
+            services.append(makeApplication(
+                service: node, address: address, registry: registry, options: options,
+                logger: Logger(label: "raftlab.http.node\(node.id)"),
+                onListening: { bound in
+                    logger.info("node \(node.id) serving HTTP", metadata: [
+                        "address": "\(bound)", "log": "\(cluster.storage.log)", "state": "\(cluster.storage.state)",
+                        "sync": "\(cluster.storage.sync)",
+                    ])
+                }))
+        }
+        // Services stop in reverse order: HTTP first (in-flight requests are
+        // answered), then the nodes, which close and flush their stores.
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// Keeps the nodes running until the service group shuts down, then stops them.
+struct NodesService: Service {
+    let stop: @Sendable () async -> Void
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("stopping nodes and closing stores")
+        await stop()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Logs to standard error at `level`, once per process.
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}

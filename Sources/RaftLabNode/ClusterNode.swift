@@ -1,0 +1,148 @@
+import Logging
+import NoSQL
+import Raft
+import RaftLabBackends
+import StorageCore
+
+/// One RaftLab node: the Raft engine, the NoSQL state machine, and the log and
+/// state stores its config names, behind the `NoSQLService` its clients use.
+///
+/// Neither the engine nor the state machine knows which backend it runs on:
+/// the stores come from the registry by name. On restart the runtime resumes
+/// from the state store's applied index and replays only the log tail after it.
+public final class ClusterNode: NoSQLService {
+    public let id: UInt64
+    public let limits: NoSQLLimits
+    public let raft: RaftNode
+    public let logStore: any LogStore
+    public let stateStore: any StateStore
+    private let config: ClusterConfig
+    private let machine: NoSQLStateMachine
+    private let metrics: NodeMetrics
+
+    /// Opens the node's stores and its engine; `start()` begins taking part.
+    ///
+    /// A new node of a new cluster starts with `initialVoters` (every node in
+    /// `config` when nil); an empty set makes a new node that waits for a
+    /// leader to add it (as a learner first). A node with data resumes with
+    /// the membership its stores recorded either way.
+    public init(
+        id: UInt64, config: ClusterConfig, transport: any Transport,
+        registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
+        initialVoters: Set<UInt64>? = nil, applyObserver: ApplyObserver? = nil, logger: Logger? = nil
+    ) throws {
+        try config.validate(registry: registry)
+        _ = try config.node(id)
+        self.id = id
+        self.config = config
+        limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
+        machine = NoSQLStateMachine(limits: limits)
+        let stores = try registry.openStores(config.storage.storageConfig(forNode: id))
+        logStore = stores.log
+        stateStore = stores.state
+        var options = RaftNodeOptions()
+        options.tickInterval = .milliseconds(config.engine.tickMilliseconds)
+        options.electionTicks = config.engine.electionTicks
+        options.heartbeatTicks = config.engine.heartbeatTicks
+        options.snapshotThreshold = UInt64(config.engine.snapshotEntries)
+        options.snapshotCatchUpEntries = UInt64(config.engine.snapshotKeepEntries)
+        options.maxBatch = config.engine.maxBatch
+        options.maxInflightMessages = config.engine.maxInflight
+        options.randomSeed = randomSeed
+        do {
+            raft = try RaftNode(
+                id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
+                logStore: stores.log, stateStore: stores.state,
+                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver), transport: transport,
+                options: options, logger: logger)
+        } catch {
+            try? stores.log.close()
+            try? stores.state.close()
+            throw error
+        }
+        metrics = NodeMetrics(nodeID: id)
+    }
+
+    public func start() async throws {
+        try await raft.start()
+        metrics.startPolling(self)
+    }
+
+    /// Stops the engine (pending requests fail with `shuttingDown`) and closes
+    /// the stores, which flushes anything a backend buffers.
+    public func stop() async {
+        metrics.stopPolling()
+        await raft.stop()
+        try? logStore.close()
+        try? stateStore.close()
+    }
+
+    // MARK: NoSQLService
+
+    public func write(_ command: NoSQLCommand) async throws -> WriteAck {
+        let started = ContinuousClock.now
+        // Validate what needs no consensus before proposing: bad input never reaches the log.
+        let data = try machine.prepare(command)
+        let proposal: ProposalResult
+        do {
+            proposal = try await raft.propose(data)
+        } catch let error as RaftError {
+            throw nodeError(error)
+        }
+        metrics.recordWrite(since: started)
+        switch try CommandResultCodec.decode(proposal.result) {
+        case .success(let outcome): return WriteAck(index: proposal.index, outcome: outcome)
+        case .failure(let error): throw error
+        }
+    }
+
+    public func read<T: Sendable>(
+        _ consistency: ReadConsistency,
+        _ body: @Sendable (NoSQLStateMachine, any StateStore) throws -> T
+    ) async throws -> T {
+        if consistency == .strong {
+            do {
+                try await raft.readIndex()
+            } catch let error as RaftError {
+                throw nodeError(error)
+            }
+        }
+        do {
+            return try body(machine, stateStore)
+        } catch let error as StorageError {
+            throw NodeError.internal(error.description)
+        }
+    }
+
+    public func status() async throws -> NodeStatus {
+        let raftStatus = await raft.status
+        let leader = raftStatus.leader ?? 0
+        return NodeStatus(
+            nodeID: id, role: raftStatus.role.rawValue, term: raftStatus.term, leaderID: leader,
+            leaderHTTPAddress: config.nodes.first { $0.id == leader }?.httpAddress.description,
+            commitIndex: raftStatus.commitIndex, appliedIndex: raftStatus.appliedIndex,
+            firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
+            logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
+            voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted())
+    }
+
+    /// Syncs the stores have issued: the benchmark divides this by writes.
+    public var syncCount: UInt64 { logStore.syncCount + stateStore.syncCount }
+
+    /// Maps engine errors to what a client can act on.
+    private func nodeError(_ error: RaftError) -> NodeError {
+        switch error {
+        case .notLeader(let hint):
+            if let hint, hint != 0, let leader = config.nodes.first(where: { $0.id == hint }) {
+                return .notLeader(leaderID: hint, leaderHTTPAddress: leader.httpAddress)
+            }
+            return .noLeader
+        case .timeout: return .timeout
+        case .stopped: return .shuttingDown
+        case .transferInProgress, .configurationChangeInProgress, .proposalDropped: return .noLeader
+        case .storage(let storageError): return .internal(storageError.description)
+        case .protocolViolation(let why), .invalidArgument(let why), .invalidConfigurationChange(let why):
+            return .internal(why)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RaftLabNode
+
+/// Relays a write a follower received to the leader and the leader's answer
+/// back, for `HTTPAPIOptions.forwardWritesToLeader`. The forwarded request
+/// carries `X-RaftLab-Forwarded`; a node never forwards such a request again
+/// (it redirects instead), so two nodes that disagree on the leader cannot
+/// bounce a request between them.
+struct LeaderForwarder: Sendable {
+    static let header = HTTPField.Name("X-RaftLab-Forwarded")!
+
+    let client: SimpleHTTPClient
+    let timeout: Duration
+
+    /// Headers of the leader's answer that the client needs.
+    private static let relayedHeaders = ["content-type", "location", "retry-after"]
+
+    static func isForwarded(_ request: Request) -> Bool {
+        request.headers[header] != nil
+    }
+
+    func forward(_ request: Request, body: [UInt8], to address: HostPort, leaderID: UInt64) async throws -> Response {
+        var headers: [(String, String)] = [(Self.header.rawName, "1")]
+        if let contentType = request.headers[.contentType] { headers.append(("Content-Type", contentType)) }
+        let relayed = SimpleHTTPRequest(
+            method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
+        let answer: SimpleHTTPResponse
+        do {
+            answer = try await client.execute(relayed, to: address, timeout: timeout)
+        } catch let error as SimpleHTTPClientError {
+            if error.requestMayHaveBeenSent {
+                throw APIError(
+                    status: 504, code: APIError.Code.timeout,
+                    message: "forwarding the write to the leader (node \(leaderID) at \(address)) failed: \(error); it may still take effect")
+            }
+            throw APIError(
+                status: 502, code: APIError.Code.leaderUnreachable,
+                message: "cannot forward the write to the leader (node \(leaderID) at \(address)): \(error)",
+                headers: [(.retryAfter, "1")])
+        }
+        var fields = HTTPFields()
+        for (name, value) in answer.headers where Self.relayedHeaders.contains(name.lowercased()) {
+            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: answer.status), headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import NoSQL
+import RaftLabBackends
+import RaftLabNode
+import StorageCore
+import Synchronization
+
+/// A one-node `NoSQLService` without Raft: each write is applied at once to
+/// a memory state store at the next index. It can be told to behave as a
+/// follower, a node without a leader, or a failing node, so the HTTP layer's
+/// answers to each case can be checked.
+final class InMemoryService: NoSQLService {
+    enum Mode: Sendable, Hashable {
+        case leader
+        /// Writes (and strong reads) throw `notLeader`.
+        case follower(leaderID: UInt64, leaderHTTPAddress: HostPort)
+        /// Writes and strong reads throw `noLeader`.
+        case leaderless
+        /// Writes throw `timeout`.
+        case timingOut
+        /// Everything throws `shuttingDown`.
+        case shuttingDown
+        /// Everything throws `internal`.
+        case broken
+        /// Reads and writes throw a `StorageError`.
+        case diskFailing
+    }
+
+    struct State {
+        var mode: Mode
+        var nextIndex: UInt64 = 1
+        var writes = 0
+    }
+
+    let nodeID: UInt64
+    let limits: NoSQLLimits
+    let machine: NoSQLStateMachine
+    let store: any StateStore
+    private let state: Mutex<State>
+
+    init(nodeID: UInt64 = 1, limits: NoSQLLimits = .default, mode: Mode = .leader) throws {
+        self.nodeID = nodeID
+        self.limits = limits
+        machine = NoSQLStateMachine(limits: limits)
+        store = try BackendRegistry.standard.openStateStore(
+            backend: "memory", StoreOptions(directory: "/cli-tests/\(UUID().uuidString)", sync: false))
+        state = Mutex(State(mode: mode))
+    }
+
+    var mode: Mode {
+        get { state.withLock { $0.mode } }
+        set { state.withLock { $0.mode = newValue } }
+    }
+
+    /// Writes that reached the state machine (accepted or failed there).
+    var writes: Int { state.withLock { $0.writes } }
+
+    func write(_ command: NoSQLCommand) async throws -> WriteAck {
+        try state.withLock { state throws -> WriteAck in
+            switch state.mode {
+            case .leader: break
+            case let .follower(id, address): throw NodeError.notLeader(leaderID: id, leaderHTTPAddress: address)
+            case .leaderless: throw NodeError.noLeader
+            case .timingOut: throw NodeError.timeout
+            case .shuttingDown: throw NodeError.shuttingDown
+            case .broken: throw NodeError.internal("the disk caught fire")
+            case .diskFailing: throw StorageError.io(operation: "fsync", path: "/data/state", errno: 5)
+            }
+            _ = try machine.prepare(command, checkingAgainst: store)
+            state.writes += 1
+            let index = state.nextIndex
+            state.nextIndex += 1
+            var pending = PendingWrites(store: store)
+            let result = try machine.apply(command, at: index, to: &pending)
+            try store.apply(pending.writeBatch, through: AppliedPosition(index: index, term: 1))
+            return WriteAck(index: index, outcome: try result.get())
+        }
+    }
+
+    func read<T: Sendable>(
+        _ consistency: ReadConsistency, _ body: @Sendable (NoSQLStateMachine, any StateStore) throws -> T
+    ) async throws -> T {
+        switch (mode, consistency) {
+        case (.shuttingDown, _): throw NodeError.shuttingDown
+        case (.broken, _): throw NodeError.internal("the disk caught fire")
+        case (.diskFailing, _): throw StorageError.io(operation: "read", path: "/data/state", errno: 5)
+        case (.leaderless, .strong): throw NodeError.noLeader
+        case let (.follower(id, address), .strong): throw NodeError.notLeader(leaderID: id, leaderHTTPAddress: address)
+        default: return try body(machine, store)
+        }
+    }
+
+    func status() async throws -> NodeStatus {
+        let (mode, next) = state.withLock { ($0.mode, $0.nextIndex) }
+        if mode == .broken { throw NodeError.internal("the disk caught fire") }
+        var role = "leader"
+        var leaderID = nodeID
+        var leaderAddress: String? = "127.0.0.1:8100"
+        switch mode {
+        case let .follower(id, address):
+            role = "follower"
+            leaderID = id
+            leaderAddress = address.description
+        case .leaderless:
+            role = "candidate"
+            leaderID = 0
+            leaderAddress = nil
+        default: break
+        }
+        return NodeStatus(
+            nodeID: nodeID, role: role, term: 3, leaderID: leaderID, leaderHTTPAddress: leaderAddress,
+            commitIndex: next - 1, appliedIndex: next - 1, firstIndex: 1, lastIndex: next - 1,
+            logBackend: "memory", stateBackend: "memory", sync: false, voters: [1, 2, 3], learners: [])
+    }
+}
