@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
-            "Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends",
+            "Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

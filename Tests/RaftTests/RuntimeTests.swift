@@ -32,9 +32,9 @@ final class InProcessCluster: @unchecked Sendable {
 
     var options: RaftNodeOptions = {
         var options = RaftNodeOptions()
-        options.tickInterval = .milliseconds(5)
+        options.tickInterval = .milliseconds(10)
         options.electionTicks = 10
-        options.operationTimeout = .seconds(10)
+        options.operationTimeout = .seconds(30)
         options.snapshotThreshold = 50
         options.snapshotCatchUpEntries = 5
         options.maxSnapshotChunkBytes = 64
@@ -76,7 +76,7 @@ final class InProcessCluster: @unchecked Sendable {
     }
 
     /// Waits for a leader that every running node agrees on.
-    func leader(timeout: Duration = .seconds(10), excluding: Set<NodeID> = []) async throws -> RaftNode {
+    func leader(timeout: Duration = .seconds(30), excluding: Set<NodeID> = []) async throws -> RaftNode {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             for (id, node) in nodes.sorted(by: { $0.key < $1.key }) where !excluding.contains(id) {
@@ -90,7 +90,7 @@ final class InProcessCluster: @unchecked Sendable {
         throw RaftError.timeout
     }
 
-    func waitApplied(_ index: UInt64, on ids: [NodeID], timeout: Duration = .seconds(10)) async throws {
+    func waitApplied(_ index: UInt64, on ids: [NodeID], timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         for id in ids {
             while (await nodes[id]?.status.appliedIndex ?? 0) < index {

@@ -71,9 +71,13 @@ public struct SnapshotAssembler: Sendable {
     private var from: NodeID = 0
     private var index: UInt64 = 0
     private var term: UInt64 = 0
-    private var pieces: [UInt64: SnapshotChunk] = [:]
+    /// The contiguous prefix received so far.
+    private var data: [UInt8] = []
+    /// Chunks that arrived ahead of the prefix, by offset.
+    private var early: [UInt64: SnapshotChunk] = [:]
+    private var lastChunk: SnapshotChunk?
     /// Bounds the memory a sender that never finishes can pin.
-    public var maxPieces = 1 << 16
+    public var maxEarlyChunks = 1 << 12
 
     public init() {}
 
@@ -83,23 +87,33 @@ public struct SnapshotAssembler: Sendable {
             from = sender
             index = chunk.index
             term = chunk.term
-            pieces = [:]
+            data = []
+            early = [:]
+            lastChunk = nil
         }
-        guard pieces.count < maxPieces else { pieces = [:]; return nil }
-        pieces[chunk.offset] = chunk
-        var data: [UInt8] = []
-        var offset: UInt64 = 0
-        while let piece = pieces[offset] {
+        if chunk.offset > UInt64(data.count) {
+            guard early.count < maxEarlyChunks else { return nil }
+            early[chunk.offset] = chunk
+            return nil
+        }
+        guard chunk.offset == UInt64(data.count) else { return nil }  // a duplicate
+        var next: SnapshotChunk? = chunk
+        while let piece = next {
             data.append(contentsOf: piece.data)
-            if piece.isLast {
-                pieces = [:]
-                return Complete(
-                    metadata: SnapshotMetadata(index: piece.index, term: piece.term, configuration: piece.configuration),
-                    data: data)
-            }
-            guard !piece.data.isEmpty else { return nil }
-            offset += UInt64(piece.data.count)
+            if piece.isLast { lastChunk = piece; break }
+            if piece.data.isEmpty { break }
+            next = early.removeValue(forKey: UInt64(data.count))
         }
-        return nil
+        guard let last = lastChunk else { return nil }
+        let complete = Complete(
+            metadata: SnapshotMetadata(index: last.index, term: last.term, configuration: last.configuration),
+            data: data)
+        data = []
+        early = [:]
+        lastChunk = nil
+        index = 0
+        term = 0
+        from = 0
+        return complete
     }
 }

@@ -22,6 +22,8 @@ final class SimulatedCluster {
         /// Directory under which disk backends create one folder per node.
         var directory: String
         var trace = false
+        /// Keep a minority of the voters down while checking liveness.
+        var minorityDownAtEnd = false
     }
 
     /// Faults and rates drawn from the seed, so runs differ in character.
@@ -610,6 +612,17 @@ final class SimulatedCluster {
         blocked = []
         for node in nodes.values.sorted(by: { $0.id < $1.id }) where !node.removed && !node.isUp {
             try start(node)
+        }
+        if options.minorityDownAtEnd {
+            // Liveness needs only a majority: crash a minority of the voters for good.
+            let voters = latestConfiguration.configuration.voters.sorted()
+            var down = 0
+            while down < (voters.count - 1) / 2, let victim = pick(voters), let node = nodes[victim], node.isUp {
+                try crash(node)
+                node.removed = true
+                down += 1
+                trace("node \(victim) stays down for the liveness check")
+            }
         }
         try checkLiveness()
         try checkAcknowledgedEverywhere()
