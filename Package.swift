@@ -94,7 +94,7 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL", "RaftLabServer",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report

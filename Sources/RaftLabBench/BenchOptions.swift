@@ -45,6 +45,10 @@ public struct BenchOptions: Sendable, Hashable {
     public var seed: UInt64 = 1
     public var recoveryEntries = 5_000
     public var transport: BenchTransport = .inprocess
+    /// The raftlab binary `--transport tcp` runs each node with
+    /// (`raftlab server --node-id N --config FILE`); nil for the executable
+    /// of this process, which is right when `raftlab bench` itself runs.
+    public var serverExecutable: String? = nil
     public var outputDirectory: String? = nil
     public var label = "default"
     /// Engine tuning, limits and (for --config) the cluster's storage settings.

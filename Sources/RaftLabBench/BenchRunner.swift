@@ -32,8 +32,10 @@ public struct BenchRunner: Sendable {
             var ops = 0
             var writes = 0
             var seconds = 0.0
-            var syncs: UInt64 = 0
-            var bytesWritten: UInt64 = 0
+            var syncs: UInt64? = nil
+            var syncsMeasured = true
+            var bytesWritten: UInt64? = nil
+            var bytesMeasured = true
             var diskBytes: [UInt64] = []
             var recovery: [RecoveryTimes] = []
         }
@@ -50,7 +52,10 @@ public struct BenchRunner: Sendable {
         let startedAt = Date()
         let root = NSTemporaryDirectory() + "raftlab-bench-\(UUID().uuidString)"
         try FileSystem.createDirectory(root, sync: false)
+        // Node processes must not outlive an interrupted run, nor their data.
+        if options.transport == .tcp { ChildProcesses.shared.removeOnSignal(root) }
         defer {
+            ChildProcesses.shared.forget(root)
             try? FileSystem.removeTree(root)
             for name in registry.names { try? registry.backend(named: name).forgetVolatileData(under: root) }
         }
@@ -103,52 +108,64 @@ public struct BenchRunner: Sendable {
     }
 
     /// One point: a fresh cluster, warm-up, then the measured load.
+    ///
+    /// Over TCP (one process per node) two columns are not measured and stay
+    /// null: replication lag needs every node's apply times on one clock,
+    /// which only in-process apply observers give, and syncs per write needs
+    /// the stores' sync counters, which live in the node processes.
     private func measure(_ backend: BackendPair, _ concurrency: Int, directory: String, into accumulator: Accumulator) async throws {
         let config = BenchConfig.cluster(options, backend: backend, directory: directory)
-        let lag = LagTracker()
-        let cluster = try await LocalCluster(
-            config: config, registry: registry, seed: options.seed, observer: { lag.observer(for: $0) })
+        let lag = options.transport == .inprocess ? LagTracker() : nil
+        let cluster = try await ClusterLauncher(options: options, registry: registry).launch(config, lag: lag)
         do {
             let leader = try await cluster.leader()
-            _ = try await leader.write(.createTable(TableSchema(name: LoadGenerator.table, partitionKey: "k")))
+            _ = try await leader.replicate(.createTable(TableSchema(name: LoadGenerator.table, partitionKey: "k")))
             let load = LoadGenerator(
                 concurrency: concurrency, valueSize: options.valueSize, distribution: options.keys,
                 keySpace: options.keySpace, readRatio: options.readRatio, seed: options.seed)
-            let findLeader: @Sendable () async throws -> any NoSQLService = { try await cluster.leader() }
+            let findLeader: @Sendable () async throws -> any BenchNode = { try await cluster.leader() }
             if options.warmup > 0 {
                 _ = try await load.run(leader: findLeader, ops: nil, duration: .seconds(options.warmup), recorder: nil)
             }
-            let syncsBefore = cluster.nodes.reduce(UInt64(0)) { $0 + $1.syncCount }
-            let bytesBefore = (try? ProcessIO.writeBytes()) ?? 0
-            lag.start()
+            let syncsBefore = cluster.syncCount
+            let bytesBefore = cluster.bytesWritten()
+            lag?.start()
             let outcome = try await load.run(
                 leader: findLeader, ops: options.ops, duration: .seconds(options.duration), recorder: accumulator.latency)
             // Let the followers apply what the leader acknowledged before lag is read.
             let last = try await cluster.leader().status().commitIndex
             for node in cluster.nodes { try await waitUntilApplied(node, last) }
-            lag.stop()
-            let syncs = cluster.nodes.reduce(UInt64(0)) { $0 + $1.syncCount } - syncsBefore
-            let bytes = ((try? ProcessIO.writeBytes()) ?? bytesBefore) - bytesBefore
-            lag.summarize(leader: try await cluster.leader().id, into: accumulator.lag)
-            await cluster.stop()
-            let disk = DiskUsage.allocatedBytes(of: directory)
+            lag?.stop()
+            if let failure = cluster.failureReport {
+                throw BenchError.failed("a node stopped during the measurement of \(backend) at concurrency \(concurrency): \(failure)")
+            }
+            let syncsAfter = cluster.syncCount
+            let syncs = syncsBefore.flatMap { before in syncsAfter.map { $0 - before } }
+            let bytesAfter = cluster.bytesWritten()
+            let bytes = bytesBefore.flatMap { before in bytesAfter.map { $0 >= before ? $0 - before : 0 } }
+            if let lag { lag.summarize(leader: try await cluster.leader().id, into: accumulator.lag) }
+            await cluster.shutdown()
+            let disk = cluster.dataDirectories.reduce(UInt64(0)) { $0 + DiskUsage.allocatedBytes(of: $1) }
             accumulator.totals.withLock { totals in
                 totals.ops += outcome.ops
                 totals.writes += outcome.writes
                 totals.seconds += Double(outcome.elapsed.components.seconds) + Double(outcome.elapsed.components.attoseconds) / 1e18
-                totals.syncs += syncs
-                totals.bytesWritten += bytes
+                if let syncs { totals.syncs = (totals.syncs ?? 0) + syncs } else { totals.syncsMeasured = false }
+                if let bytes { totals.bytesWritten = (totals.bytesWritten ?? 0) + bytes } else { totals.bytesMeasured = false }
                 totals.diskBytes.append(disk)
             }
         } catch {
-            await cluster.stop()
+            // A node process that died explains most failures: say so while its log is still there.
+            let failure = cluster.failureReport
+            await cluster.shutdown()
             cleanUp(directory)
+            if let failure { throw BenchError.failed("\(error); meanwhile \(failure)") }
             throw error
         }
         cleanUp(directory)
     }
 
-    private func waitUntilApplied(_ node: ClusterNode, _ index: UInt64) async throws {
+    private func waitUntilApplied(_ node: any BenchNode, _ index: UInt64) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while try await node.status().appliedIndex < index {
             guard ContinuousClock.now < deadline else {
@@ -177,12 +194,22 @@ public struct BenchRunner: Sendable {
             replicationLagUs: accumulator.lag.replicationLagSummary(),
             recovery: RecoveryTimes.median(of: totals.recovery),
             diskBytes: totals.diskBytes.sorted()[totals.diskBytes.count / 2],
-            writeAmplification: ProcessIO.writeAmplification(diskBytesWritten: totals.bytesWritten, userBytes: userBytes),
-            syncsPerWrite: totals.writes > 0 ? Double(totals.syncs) / Double(totals.writes) : nil)
+            writeAmplification: totals.bytesMeasured
+                ? totals.bytesWritten.flatMap { ProcessIO.writeAmplification(diskBytesWritten: $0, userBytes: userBytes) } : nil,
+            syncsPerWrite: totals.syncsMeasured && totals.writes > 0 ? totals.syncs.map { Double($0) / Double(totals.writes) } : nil)
     }
 
     private var effectiveConfig: RaftLabReport.JSONObject {
-        RaftLabReport.JSONObject(options.effective.map { (key: $0.0, value: RaftLabReport.JSONValue.string($0.1)) })
+        var entries = options.effective
+        if options.transport == .tcp {
+            // Say why columns are n/a, in the report itself.
+            entries.append((
+                "not_measured_over_tcp",
+                "replication_lag (needs in-process apply observers), syncs_per_write (the stores' counters live in the node "
+                    + "processes), recovery snapshot_install (needs membership endpoints); restart and catch_up too when a "
+                    + "store is not persistent (memory dies with its node process)"))
+        }
+        return RaftLabReport.JSONObject(entries.map { (key: $0.0, value: RaftLabReport.JSONValue.string($0.1)) })
     }
 }
 

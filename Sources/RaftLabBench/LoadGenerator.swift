@@ -5,7 +5,9 @@ import Synchronization
 
 /// Runs `concurrency` clients against a cluster's leader until `ops`
 /// operations or `duration` is reached, timing every write from submit to
-/// commit acknowledgment.
+/// commit acknowledgment. The leader is a `BenchNode`: a node in this
+/// process, or one in its own process reached over HTTP (whose latency then
+/// includes the HTTP round trip, as a real client's would).
 struct LoadGenerator: Sendable {
     static let table = "bench"
 
@@ -33,7 +35,7 @@ struct LoadGenerator: Sendable {
     }
 
     func run(
-        leader initialLeader: @escaping @Sendable () async throws -> any NoSQLService,
+        leader initialLeader: @escaping @Sendable () async throws -> any BenchNode,
         ops: Int?, duration: Duration, recorder: LatencyRecorder?
     ) async throws -> Outcome {
         let value = String(repeating: "x", count: valueSize)
@@ -60,14 +62,13 @@ struct LoadGenerator: Sendable {
                                 switch operation {
                                 case .write(let key):
                                     let begin = ContinuousClock.now
-                                    _ = try await leader.write(.putItem(
+                                    _ = try await leader.replicate(.putItem(
                                         table: Self.table, item: Self.item(key: key, value: value), expectedVersion: nil))
                                     recorder?.record(ContinuousClock.now - begin)
                                     counters.writes.add(1, ordering: .relaxed)
                                 case .read(let key):
-                                    _ = try await leader.read(.local) { machine, store in
-                                        try? machine.getItem(table: Self.table, key: ItemKey("key-\(key)"), in: store)
-                                    }
+                                    _ = try await leader.getItem(
+                                        table: Self.table, key: ItemKey("key-\(key)"), consistency: .local)
                                 }
                                 break
                             } catch let error as NodeError {

@@ -1,0 +1,162 @@
+import Foundation
+import NoSQL
+import RaftLabNode
+import RaftLabServer
+
+/// A node in another process, driven through its HTTP JSON API: writes are
+/// the API's write endpoints, reads `GET /tables/{t}/items`, status
+/// `GET /status`. Answers map back to the errors an in-process node throws,
+/// so the load generator reacts the same way to both:
+///
+/// - 307 `not_leader` → `NodeError.notLeader` (the caller looks the leader up
+///   again rather than following the redirect, as it does in process);
+/// - 503 `no_leader`, or no connection at all → `NodeError.noLeader`
+///   (nothing was sent; the node may be down or electing);
+/// - 503 `shutting_down` → `NodeError.shuttingDown`;
+/// - 504, a lost connection or no answer in time → `NodeError.timeout`
+///   (a write may have taken effect);
+/// - a NoSQL error code → that `NoSQLError`; any other 5xx → `NodeError.internal`.
+struct HTTPBenchNode: BenchNode {
+    let id: UInt64
+    let address: HostPort
+    let client: SimpleHTTPClient
+    /// Time limit of one request.
+    let timeout: Duration
+
+    init(id: UInt64, address: HostPort, client: SimpleHTTPClient, timeout: Duration = .seconds(15)) {
+        self.id = id
+        self.address = address
+        self.client = client
+        self.timeout = timeout
+    }
+
+    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
+        let request: SimpleHTTPRequest
+        switch command {
+        case .createTable(let schema):
+            var members: [(String, JSONValue)] = [
+                ("table_name", .string(schema.name)), ("partition_key_name", .string(schema.partitionKey)),
+            ]
+            if let sort = schema.sortKey { members.append(("sort_key_name", .string(sort))) }
+            request = Self.json("POST", "/tables", body: .object(try JSONObject(members)))
+        case .deleteTable(let name):
+            request = SimpleHTTPRequest(method: "DELETE", path: "/tables/\(Self.component(name))")
+        case let .putItem(table, item, expectedVersion):
+            let query = expectedVersion.map { [("expected_version", String($0))] } ?? []
+            request = Self.json("PUT", "/tables/\(Self.component(table))/items" + Self.query(query), body: item)
+        case let .deleteItem(table, key, expectedVersion):
+            let query = Self.keyQuery(key) + (expectedVersion.map { [("expected_version", String($0))] } ?? [])
+            request = SimpleHTTPRequest(method: "DELETE", path: "/tables/\(Self.component(table))/items" + Self.query(query))
+        case let .rollbackItem(table, key, expectedVersion):
+            let query = Self.keyQuery(key) + (expectedVersion.map { [("expected_version", String($0))] } ?? [])
+            request = SimpleHTTPRequest(
+                method: "POST", path: "/tables/\(Self.component(table))/items/rollback" + Self.query(query))
+        }
+        let answer = try await send(request)
+        guard let index = answer["index"]?.numberValue.flatMap({ UInt64($0.description) }) else {
+            throw NodeError.internal("node \(id) answered a write without a log index")
+        }
+        return index
+    }
+
+    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? {
+        let query = Self.keyQuery(key) + [("consistency", consistency.rawValue)]
+        let request = SimpleHTTPRequest(method: "GET", path: "/tables/\(Self.component(table))/items" + Self.query(query))
+        do {
+            return try await send(request)["item"]
+        } catch let error as NoSQLError where error.code == .itemNotFound || error.code == .tableNotFound {
+            return nil
+        }
+    }
+
+    func status() async throws -> NodeStatus {
+        let response = try await exchange(SimpleHTTPRequest(method: "GET", path: "/status"))
+        guard response.status == 200 else { throw Self.error(for: response, node: id) }
+        do {
+            return try JSONDecoder().decode(NodeStatus.self, from: Data(response.body))
+        } catch {
+            throw NodeError.internal("node \(id) sent a /status this benchmark cannot read: \(error)")
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// The JSON body of a 2xx answer; any other answer as the error it stands for.
+    private func send(_ request: SimpleHTTPRequest) async throws -> JSONValue {
+        let response = try await exchange(request)
+        guard (200..<300).contains(response.status) else { throw Self.error(for: response, node: id) }
+        do {
+            return try JSONValue.parse(response.body)
+        } catch {
+            throw NodeError.internal("node \(id) answered \(request.method) \(request.path) with a body that is not JSON")
+        }
+    }
+
+    private func exchange(_ request: SimpleHTTPRequest) async throws -> SimpleHTTPResponse {
+        do {
+            return try await client.execute(request, to: address, timeout: timeout)
+        } catch let error as SimpleHTTPClientError {
+            // Unreachable: as an in-process node that is not there, look elsewhere.
+            throw error.requestMayHaveBeenSent ? NodeError.timeout : NodeError.noLeader
+        }
+    }
+
+    static func error(for response: SimpleHTTPResponse, node: UInt64) -> any Error {
+        let body = try? JSONValue.parse(response.body)
+        let code = body?["error"]?.stringValue ?? ""
+        let message = body?["message"]?.stringValue ?? response.bodyText
+        if let noSQL = NoSQLError.Code(rawValue: code) { return NoSQLError(noSQL, message) }
+        switch (response.status, code) {
+        case (307, _), (308, _):
+            if let leader = body?["leader_id"]?.numberValue.flatMap({ UInt64($0.description) }),
+                let text = body?["leader_addr"]?.stringValue, let address = try? HostPort(parsing: text)
+            {
+                return NodeError.notLeader(leaderID: leader, leaderHTTPAddress: address)
+            }
+            return NodeError.noLeader
+        case (503, "shutting_down"): return NodeError.shuttingDown
+        case (503, _), (502, _): return NodeError.noLeader
+        case (504, _): return NodeError.timeout
+        default: return NodeError.internal("node \(node) answered \(response.status) \(code): \(message)")
+        }
+    }
+
+    private static func json(_ method: String, _ path: String, body: JSONValue) -> SimpleHTTPRequest {
+        SimpleHTTPRequest(
+            method: method, path: path, headers: [("Content-Type", "application/json")], body: body.canonicalBytes)
+    }
+
+    private static func keyQuery(_ key: ItemKey) -> [(String, String)] {
+        var query = attribute("partition_key", key.partition)
+        if let sort = key.sort { query += attribute("sort_key", sort) }
+        return query
+    }
+
+    private static func attribute(_ name: String, _ value: KeyAttributeValue) -> [(String, String)] {
+        switch value {
+        case .string(let text): [(name, text)]
+        case .number(let number): [(name, number.description), (name + "_type", "number")]
+        }
+    }
+
+    /// Unreserved characters stay; everything else is percent-encoded.
+    private static func component(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += "%" + (hex.count == 1 ? "0" : "") + hex
+            }
+        }
+        return out
+    }
+
+    private static func query(_ pairs: [(String, String)]) -> String {
+        pairs.isEmpty ? "" : "?" + pairs.map { "\(component($0.0))=\(component($0.1))" }.joined(separator: "&")
+    }
+}

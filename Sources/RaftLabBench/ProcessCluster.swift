@@ -1,0 +1,255 @@
+import Foundation
+import NoSQL
+import RaftLabNode
+import RaftLabReport
+import RaftLabServer
+import StorageCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A cluster with one `raftlab server --node-id N` process per node on
+/// 127.0.0.1, talking Raft over TCP, driven through each node's HTTP API.
+///
+/// The config, with free loopback ports, is written as TOML to
+/// `<data dir>/cluster.toml`; each node's output goes to
+/// `<data dir>/logs/node-N.log`, whose tail is quoted when a node fails to
+/// come up. Every wait is bounded, and every process is ended on every path:
+/// `shutdown()` (SIGTERM, then SIGKILL after a grace period), and
+/// `ChildProcesses` if the benchmark itself is interrupted.
+final class ProcessCluster: BenchCluster {
+    let config: ClusterConfig
+    let configPath: String
+    let executable: String
+    private let logDirectory: String
+    private let persistent: Bool
+    private let client = SimpleHTTPClient(userAgent: "raftlab-bench")
+    /// Guards the table of running processes. `Process` is only touched
+    /// through this lock or after being taken out of it.
+    private let processes = Mutex<[UInt64: Process]>([:])
+
+    /// How long a node may take from spawn to answering `GET /status`.
+    static let startTimeout: Duration = .seconds(60)
+    /// How long a SIGTERMed node may take to close its stores before SIGKILL.
+    static let stopGrace: Duration = .seconds(15)
+
+    private init(config: ClusterConfig, executable: String, persistent: Bool) {
+        self.config = config
+        self.executable = executable
+        self.persistent = persistent
+        configPath = config.storage.dataDirectory + "/cluster.toml"
+        logDirectory = config.storage.dataDirectory + "/logs"
+    }
+
+    /// Gives every node of `config` free loopback ports, writes the config
+    /// to the data directory and starts every node; returns once each
+    /// answers `GET /status`.
+    static func launch(
+        config base: ClusterConfig, executable: String, registry: BackendRegistry
+    ) async throws -> ProcessCluster {
+        var config = base
+        let ports = try FreePorts.pick(config.nodes.count * 2)
+        for i in config.nodes.indices {
+            config.nodes[i].raftAddress = HostPort(host: "127.0.0.1", port: ports[2 * i])
+            config.nodes[i].httpAddress = HostPort(host: "127.0.0.1", port: ports[2 * i + 1])
+        }
+        try config.validate(registry: registry)
+        let persistent = try [config.storage.log, config.storage.state].allSatisfy {
+            try registry.backend(named: $0).isPersistent
+        }
+        let cluster = ProcessCluster(config: config, executable: executable, persistent: persistent)
+        try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
+        try FileSystem.createDirectory(cluster.logDirectory, sync: false)
+        guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {
+            throw BenchError.failed("cannot write the cluster config \(cluster.configPath)")
+        }
+        do {
+            for node in config.nodes { try await cluster.start(node.id) }
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        return cluster
+    }
+
+    /// The raftlab binary to spawn: this process's own executable.
+    static func ownExecutable() -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        let argument = CommandLine.arguments[0]
+        if argument.hasPrefix("/") { return argument }
+        return FileManager.default.currentDirectoryPath + "/" + argument
+    }
+
+    // MARK: BenchCluster
+
+    var nodes: [any BenchNode] {
+        runningIDs.compactMap { node($0) }
+    }
+
+    func node(_ id: UInt64) -> (any BenchNode)? {
+        guard runningIDs.contains(id), let node = config.nodes.first(where: { $0.id == id }) else { return nil }
+        return HTTPBenchNode(id: id, address: node.httpAddress, client: client)
+    }
+
+    private var runningIDs: [UInt64] {
+        processes.withLock { table in table.filter { $0.value.isRunning }.keys.sorted() }
+    }
+
+    func leader(within timeout: Duration) async throws -> any BenchNode {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            // Ask every running node at once, each with a short time limit, so
+            // a node that hangs or has just been killed delays no one.
+            let probes = runningIDs.compactMap { id in
+                config.nodes.first { $0.id == id }.map {
+                    HTTPBenchNode(id: id, address: $0.httpAddress, client: client, timeout: .seconds(2))
+                }
+            }
+            let statuses = await withTaskGroup(of: NodeStatus?.self) { group in
+                for probe in probes { group.addTask { try? await probe.status() } }
+                var statuses: [NodeStatus] = []
+                for await status in group { if let status { statuses.append(status) } }
+                return statuses
+            }
+            if let best = statuses.filter({ $0.role == "leader" }).max(by: { $0.term < $1.term }),
+                let leader = node(best.nodeID)
+            {
+                return leader
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw NodeError.noLeader
+    }
+
+    func stop(_ id: UInt64) async throws {
+        guard let process = take(id) else { return }
+        process.terminate()
+        if await !waitForExit(process, within: Self.stopGrace) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await waitForExit(process, within: .seconds(10))
+        }
+        ChildProcesses.shared.unregister(process.processIdentifier)
+    }
+
+    func crash(_ id: UInt64) async throws {
+        guard let process = take(id) else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let ended = await waitForExit(process, within: .seconds(10))
+        ChildProcesses.shared.unregister(process.processIdentifier)
+        guard ended else { throw BenchError.failed("node \(id) (pid \(process.processIdentifier)) survived SIGKILL for 10 s") }
+    }
+
+    func start(_ id: UInt64) async throws {
+        if let existing = processes.withLock({ $0[id] }) {
+            guard !existing.isRunning else { return }
+            // It died on its own: forget it and start a new one.
+            _ = take(id)
+            ChildProcesses.shared.unregister(existing.processIdentifier)
+        }
+        let node = try config.node(id)
+        let logPath = "\(logDirectory)/node-\(id).log"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        guard let log = FileHandle(forWritingAtPath: logPath) else {
+            throw BenchError.failed("cannot open \(logPath) for node \(id)'s output")
+        }
+        log.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            try? log.close()
+            throw BenchError.failed("cannot start \(executable) for node \(id): \(error)")
+        }
+        try? log.close()
+        ChildProcesses.shared.register(process.processIdentifier)
+        processes.withLock { $0[id] = process }
+
+        // Up once its HTTP API answers; its stores are open by then.
+        let probe = HTTPBenchNode(id: id, address: node.httpAddress, client: client, timeout: .seconds(2))
+        let deadline = ContinuousClock.now + Self.startTimeout
+        while true {
+            if !process.isRunning {
+                _ = take(id)
+                ChildProcesses.shared.unregister(process.processIdentifier)
+                throw BenchError.failed(
+                    "node \(id) exited with status \(process.terminationStatus) while starting; its log ends:\n\(logTail(logPath))")
+            }
+            if (try? await probe.status()) != nil { return }
+            guard ContinuousClock.now < deadline else {
+                try? await stop(id)
+                throw BenchError.failed(
+                    "node \(id) did not answer GET /status within \(Self.startTimeout); its log ends:\n\(logTail(logPath))")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func shutdown() async {
+        let ids = processes.withLock { Array($0.keys) }
+        await withTaskGroup(of: Void.self) { group in
+            for id in ids { group.addTask { try? await self.stop(id) } }
+        }
+    }
+
+    var restartKeepsData: Bool { persistent }
+
+    /// The stores live in the node processes; their sync counters are not exported.
+    var syncCount: UInt64? { nil }
+
+    func bytesWritten() -> UInt64? {
+        let pids = processes.withLock { $0.values.map(\.processIdentifier) }
+        var total: UInt64 = 0
+        for pid in pids {
+            guard let bytes = try? ProcessIO.writeBytes(pid: pid) else { return nil }
+            total += bytes
+        }
+        return total
+    }
+
+    var dataDirectories: [String] {
+        config.nodes.map { config.storage.storageConfig(forNode: $0.id).dataDirectory }
+    }
+
+    var failureReport: String? {
+        let dead = processes.withLock { table in
+            table.filter { !$0.value.isRunning }.map { (id: $0.key, status: $0.value.terminationStatus) }
+        }
+        guard !dead.isEmpty else { return nil }
+        return dead.sorted { $0.id < $1.id }.map { node in
+            "node \(node.id) exited with status \(node.status); its log ends:\n\(logTail("\(logDirectory)/node-\(node.id).log"))"
+        }.joined(separator: "\n")
+    }
+
+    // MARK: Internals
+
+    private func take(_ id: UInt64) -> Process? {
+        processes.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Polls until `process` has exited (and been reaped); false after `limit`.
+    private func waitForExit(_ process: Process, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    private func logTail(_ path: String, lines: Int = 20) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no output)" }
+        let tail = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+        return tail.isEmpty ? "(no output)" : tail
+    }
+}
