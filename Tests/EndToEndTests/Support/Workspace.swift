@@ -82,6 +82,15 @@ final class Workspace: Sendable {
         return child
     }
 
+    /// How many lines of the servers' logs so far contain `text`.
+    func serverLogLines(containing text: String) -> Int {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: root + "/out")) ?? []
+        return files.filter { !$0.hasPrefix("cli-") && $0.hasSuffix(".err") }.reduce(0) { count, file in
+            let log = (try? String(contentsOfFile: root + "/out/" + file, encoding: .utf8)) ?? ""
+            return count + log.split(separator: "\n").filter { $0.contains(text) }.count
+        }
+    }
+
     /// Runs a `raftlab` client command to completion. `--timeout` (the
     /// command's own deadline) is added when `arguments` has none; a command
     /// still running 15 s after it is killed and fails the test.
