@@ -345,21 +345,25 @@ struct LiveTests {
 
     @Test("an unreachable node is retried until --timeout, then exit 4")
     func unreachable() async throws {
-        let nowhere = HostPort(host: "127.0.0.1", port: try closedPort())
+        let dead = try DeadPort()
+        let nowhere = dead.address
         let start = ContinuousClock.now
         let gone = try await failure(["status"], at: nowhere, timeout: 0.7)
         let elapsed = ContinuousClock.now - start
         #expect(gone?.exitCode == 4)
         #expect(gone?.description.contains("connection refused") == true)
         #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(3))
+        withExtendedLifetime(dead) {}
     }
 
     @Test("a node that comes up late is reached within the timeout")
     func lateServer() async throws {
-        let port = try closedPort()
+        let dead = try DeadPort()
+        let port = dead.port
         let service = try InMemoryService()
         async let answer = run(["status"], at: HostPort(host: "127.0.0.1", port: port), timeout: 10)
         try await Task.sleep(for: .milliseconds(300))
+        dead.release()
         let app = makeApplication(
             service: service, address: HostPort(host: "127.0.0.1", port: port), registry: nil, logger: quietLogger)
         let server = Task { try await app.run() }
@@ -371,7 +375,8 @@ struct LiveTests {
 
     @Test("a redirect to a dead leader falls back to the named node and gives up at the timeout")
     func deadLeader() async throws {
-        let nowhere = HostPort(host: "127.0.0.1", port: try closedPort())
+        let dead = try DeadPort()
+        let nowhere = dead.address
         let follower = try InMemoryService(mode: .follower(leaderID: 3, leaderHTTPAddress: nowhere))
         try await withLiveServer(follower) { node in
             let start = ContinuousClock.now
@@ -379,6 +384,7 @@ struct LiveTests {
             #expect(stuck?.exitCode == 4)
             #expect(ContinuousClock.now - start < .seconds(4))
         }
+        withExtendedLifetime(dead) {}
     }
 
     @Test("a forwarding follower answers for the leader; the CLI sees no redirect")

@@ -3,6 +3,13 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NoSQL
 import RaftLabNode
 import RaftLabServer
@@ -46,12 +53,49 @@ func withLiveServer<T: Sendable>(
     }
 }
 
-/// A local port nothing listens on (bound, then released).
-func closedPort() throws -> Int {
-    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress?.port ?? 1
-    try channel.close().wait()
-    return port
+/// A local port that refuses connections and that no other test can take
+/// while this holds it: a TCP socket bound to 127.0.0.1 that never listens.
+/// (A port merely released could be handed to a server another test starts
+/// in parallel, and a "dead" address would then answer.)
+final class DeadPort: Sendable {
+    let port: Int
+    private let descriptor: Mutex<Int32>
+
+    struct Failure: Error { var call: String }
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(call: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard bound == 0, named == 0 else {
+            close(fd)
+            throw Failure(call: bound != 0 ? "bind" : "getsockname")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        descriptor = Mutex(fd)
+    }
+
+    var address: HostPort { HostPort(host: "127.0.0.1", port: port) }
+
+    /// Frees the port (for a test that then starts a server on it).
+    func release() {
+        descriptor.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 }
 
 /// Parses `arguments` as `raftlab` would and returns the client command.

@@ -369,12 +369,14 @@ struct LeadershipTests {
 
     @Test("forwarding to a leader nobody listens for: 502 leader_unreachable")
     func forwardingUnreachable() async throws {
-        let nowhere = HostPort(host: "127.0.0.1", port: try closedPort())
+        let dead = try DeadPort()
+        let nowhere = dead.address
         let follower = try InMemoryService(mode: .follower(leaderID: 3, leaderHTTPAddress: nowhere))
         try await withAPI(follower, options: HTTPAPIOptions(forwardWritesToLeader: true, forwardTimeout: .seconds(2))) { client in
             let response = try await client.expectError(.post, "/tables", Demo.createMusic, status: 502, code: "leader_unreachable")
             #expect(response.headers[.retryAfter] == "1")
         }
+        withExtendedLifetime(dead) {}
     }
 }
 
