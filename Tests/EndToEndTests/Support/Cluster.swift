@@ -175,8 +175,10 @@ final class Cluster: Sendable {
         for child in children { child.signal(SIGTERM) }
         for child in children {
             let status = await child.stop(sendTerm: false)
+            let outcome = status.map { "exit \($0)" } ?? "still running after 10 s, SIGKILLed"
             #expect(
-                status == 0, "\(child.name) (\(backend), \(mode.testDescription)) did not exit cleanly after SIGTERM: \(status.map { "exit \($0)" } ?? "still running after 10 s, SIGKILLed")\n\(child.stderrTail())",
+                status == 0,
+                "\(child.name) (\(backend), \(mode.testDescription)) did not exit cleanly after SIGTERM: \(outcome)\n\(child.stderrTail())",
                 sourceLocation: sourceLocation)
         }
     }
