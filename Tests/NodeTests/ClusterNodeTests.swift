@@ -18,7 +18,10 @@ struct ClusterNodeTests {
         config.storage.state = backend
         config.storage.sync = sync
         config.storage.dataDirectory = directory
-        config.engine.tickMilliseconds = 5
+        // Elections take 200-400 ms: slow enough that a loaded CI machine
+        // does not depose a leader in the middle of a test.
+        config.engine.tickMilliseconds = 10
+        config.engine.electionTicks = 20
         return config
     }
 

@@ -82,6 +82,17 @@ public actor RaftNode {
     private var tasks: [Task<Void, Never>] = []
     private var inbox: AsyncStream<Message>.Continuation?
     private var flushScheduled = false
+    /// True while `flush` works off Readies; a Ready's disk work is awaited,
+    /// so this keeps a second flush from starting meanwhile.
+    private var flushing = false
+    /// Set when something asked for a flush while one was running.
+    private var flushRequested = false
+    /// Applied index at the last compaction check.
+    private var lastCompactionCheck: UInt64 = 0
+    /// Where the blocking store calls run, so an fsync never holds a thread
+    /// of Swift's cooperative pool (two threads on two cores, shared by every
+    /// node in the process).
+    private let io: BlockingIOQueue
 
     private struct PendingProposal {
         var data: [UInt8]
@@ -125,6 +136,7 @@ public actor RaftNode {
         self.transport = transport
         self.options = options
         self.logger = logger ?? Logger(label: "raftlab.raft.node\(id)")
+        io = BlockingIOQueue(label: "raftlab.raft.node\(id).io")
         try ReadyPersistence.reconcile(log: logStore, state: stateStore)
         let applied = try stateStore.appliedPosition().index
         let membership = try CommittedEntryApplier.configuration(in: stateStore) ?? configuration
@@ -310,27 +322,52 @@ public actor RaftNode {
     }
 
     private func scheduleFlush() {
+        if flushing {
+            // The running flush looks again before it ends.
+            flushRequested = true
+            return
+        }
         guard !flushScheduled, running else { return }
         flushScheduled = true
-        Task { self.flush() }
+        Task { await self.flush() }
     }
 
-    /// Feeds queued proposals to the core and works off every Ready.
-    private func flush() {
+    /// Feeds queued proposals to the core and works off every Ready, one at a
+    /// time. The disk work of a Ready runs on `io` while this actor keeps
+    /// stepping messages and queueing proposals, which then share the next
+    /// Ready: one append and one sync for all of them (group commit).
+    private func flush() async {
         flushScheduled = false
-        guard running else { return }
+        guard running, !flushing else { return }
+        flushing = true
+        defer { flushing = false }
         do {
-            try proposeQueued()
-            while let ready = try core.ready() {
-                try handle(ready)
-                try core.advance(ready)
+            repeat {
+                flushRequested = false
                 try proposeQueued()
-            }
-            try ReadyPersistence.compactIfNeeded(
-                log: logStore, appliedIndex: core.appliedIndex,
-                threshold: options.snapshotThreshold, keep: options.snapshotCatchUpEntries)
+                while running, let ready = try core.ready() {
+                    try await handle(ready)
+                    guard running else { return }
+                    try core.advance(ready)
+                    try proposeQueued()
+                }
+                try await compactIfDue()
+            } while flushRequested && running
         } catch {
             fail(error)
+        }
+    }
+
+    /// Compacts the log once enough has been applied since the last check;
+    /// checking costs a trip to the I/O queue, so not on every flush.
+    private func compactIfDue() async throws {
+        let applied = core.appliedIndex
+        let every = max(1, options.snapshotThreshold / 8)
+        guard applied >= lastCompactionCheck + every else { return }
+        lastCompactionCheck = applied
+        let (log, threshold, keep) = (logStore, options.snapshotThreshold, options.snapshotCatchUpEntries)
+        try await io.run {
+            try ReadyPersistence.compactIfNeeded(log: log, appliedIndex: applied, threshold: threshold, keep: keep)
         }
     }
 
@@ -352,7 +389,7 @@ public actor RaftNode {
         }
     }
 
-    private func handle(_ ready: Ready) throws {
+    private func handle(_ ready: Ready) async throws {
         try send(ready.messages)
         var snapshotData: [UInt8]?
         if let snapshot = ready.snapshot {
@@ -362,7 +399,10 @@ public actor RaftNode {
             snapshotData = received.data
             receivedSnapshots = receivedSnapshots.filter { $0.key > snapshot.index }
         }
-        try ReadyPersistence.persist(ready, log: logStore, state: stateStore, snapshotData: snapshotData)
+        if ready.mustPersist {
+            let (log, state, data) = (logStore, stateStore, snapshotData)
+            try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: data) }
+        }
         if let snapshot = ready.snapshot {
             logger.info("installed snapshot", metadata: ["index": "\(snapshot.index)", "term": "\(snapshot.term)"])
             // Proposals covered by the snapshot: their fate is unknown here.
@@ -373,7 +413,8 @@ public actor RaftNode {
         }
         try send(ready.messagesAfterPersist)
         if !ready.committedEntries.isEmpty {
-            let results = try CommittedEntryApplier.apply(ready.committedEntries, machine: stateMachine, store: stateStore)
+            let (entries, machine, state) = (ready.committedEntries, stateMachine, stateStore)
+            let results = try await io.run { try CommittedEntryApplier.apply(entries, machine: machine, store: state) }
             for entry in ready.committedEntries {
                 guard let waiter = waiters.removeValue(forKey: entry.index) else { continue }
                 if waiter.term == entry.term {
