@@ -58,6 +58,9 @@ final class Workspace: Sendable {
     private let counter = Atomic<Int>(0)
 
     init(_ label: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: RaftLabPaths.binary) else {
+            throw TestFailure("no raftlab executable at \(RaftLabPaths.binary); build it with swift build --build-tests")
+        }
         let safe = String(label.map { $0.isLetter || $0.isNumber ? $0 : "-" })
         root = FileManager.default.temporaryDirectory
             .appendingPathComponent("raftlab-e2e-\(safe)-\(UUID().uuidString.prefix(8))").path
