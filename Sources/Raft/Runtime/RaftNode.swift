@@ -405,10 +405,13 @@ public actor RaftNode {
         }
         if let snapshot = ready.snapshot {
             logger.info("installed snapshot", metadata: ["index": "\(snapshot.index)", "term": "\(snapshot.term)"])
-            // Proposals covered by the snapshot: their fate is unknown here.
+            // Proposals covered by the snapshot may well have committed: their
+            // fate is unknown here, so they must not be reported as dropped
+            // (a client would retry and apply them twice). `.timeout` says
+            // "may still have taken effect".
             for (index, waiter) in waiters where index <= snapshot.index {
                 waiters[index] = nil
-                waiter.continuation.resume(throwing: RaftError.proposalDropped)
+                waiter.continuation.resume(throwing: RaftError.timeout)
             }
         }
         try send(ready.messagesAfterPersist)
