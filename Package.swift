@@ -120,14 +120,31 @@ let package = Package(
         .executableTarget(name: "StorageProbe", dependencies: ["StorageCore", "RaftLabBackends"]),
 
         // MARK: Tests
+        // A one-node NoSQLService double and a live-server helper, shared by the server and CLI tests.
+        .target(name: "RaftLabTestSupport", dependencies: [
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/RaftLabTestSupport"),
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
-        .testTarget(name: "CLITests", dependencies: ["RaftLabCLI", "RaftLabNode"]),
+        .testTarget(name: "CLITests", dependencies: [
+            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),

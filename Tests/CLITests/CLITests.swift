@@ -3,6 +3,7 @@ import Foundation
 import NoSQL
 import RaftLabNode
 import RaftLabServer
+import RaftLabTestSupport
 import Testing
 
 @testable import RaftLabCLI

@@ -7,6 +7,7 @@ import NoSQL
 import Prometheus
 import RaftLabNode
 import RaftLabServer
+import RaftLabTestSupport
 import Testing
 
 @Suite("HTTP API: the original demo")

@@ -9,8 +9,8 @@ import Synchronization
 /// a memory state store at the next index. It can be told to behave as a
 /// follower, a node without a leader, or a failing node, so the HTTP layer's
 /// answers to each case can be checked.
-final class InMemoryService: NoSQLService {
-    enum Mode: Sendable, Hashable {
+public final class InMemoryService: NoSQLService {
+    public enum Mode: Sendable, Hashable {
         case leader
         /// Writes (and strong reads) throw `notLeader`.
         case follower(leaderID: UInt64, leaderHTTPAddress: HostPort)
@@ -32,30 +32,30 @@ final class InMemoryService: NoSQLService {
         var writes = 0
     }
 
-    let nodeID: UInt64
-    let limits: NoSQLLimits
-    let machine: NoSQLStateMachine
-    let store: any StateStore
+    public let nodeID: UInt64
+    public let limits: NoSQLLimits
+    public let machine: NoSQLStateMachine
+    public let store: any StateStore
     private let state: Mutex<State>
 
-    init(nodeID: UInt64 = 1, limits: NoSQLLimits = .default, mode: Mode = .leader) throws {
+    public init(nodeID: UInt64 = 1, limits: NoSQLLimits = .default, mode: Mode = .leader) throws {
         self.nodeID = nodeID
         self.limits = limits
         machine = NoSQLStateMachine(limits: limits)
         store = try BackendRegistry.standard.openStateStore(
-            backend: "memory", StoreOptions(directory: "/cli-tests/\(UUID().uuidString)", sync: false))
+            backend: "memory", StoreOptions(directory: "/raftlab-test-support/\(UUID().uuidString)", sync: false))
         state = Mutex(State(mode: mode))
     }
 
-    var mode: Mode {
+    public var mode: Mode {
         get { state.withLock { $0.mode } }
         set { state.withLock { $0.mode = newValue } }
     }
 
     /// Writes that reached the state machine (accepted or failed there).
-    var writes: Int { state.withLock { $0.writes } }
+    public var writes: Int { state.withLock { $0.writes } }
 
-    func write(_ command: NoSQLCommand) async throws -> WriteAck {
+    public func write(_ command: NoSQLCommand) async throws -> WriteAck {
         try state.withLock { state throws -> WriteAck in
             switch state.mode {
             case .leader: break
@@ -77,7 +77,7 @@ final class InMemoryService: NoSQLService {
         }
     }
 
-    func read<T: Sendable>(
+    public func read<T: Sendable>(
         _ consistency: ReadConsistency, _ body: @Sendable (NoSQLStateMachine, any StateStore) throws -> T
     ) async throws -> T {
         switch (mode, consistency) {
@@ -90,7 +90,7 @@ final class InMemoryService: NoSQLService {
         }
     }
 
-    func status() async throws -> NodeStatus {
+    public func status() async throws -> NodeStatus {
         let (mode, next) = state.withLock { ($0.mode, $0.nextIndex) }
         if mode == .broken { throw NodeError.internal("the disk caught fire") }
         var role = "leader"
