@@ -22,6 +22,9 @@ import StorageCore
 /// before the journal is removed); deletes add nothing. A restore of K items
 /// costs K + 5. Snapshots are hard links and are never synced. With `sync`
 /// off nothing is synced, and the same write order still survives SIGKILL.
+/// In `StateSyncMode.checkpoint` (the default) a `WriteBackStateStore` holds
+/// the state store's applies in memory, so one such batch is written per
+/// checkpoint rather than per apply.
 ///
 /// It has no settings.
 public struct FlatFileBackend: StorageBackend {
@@ -38,6 +41,10 @@ public struct FlatFileBackend: StorageBackend {
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         try checkSettings(options)
-        return try FlatFileStateStore(options)
+        let store = try FlatFileStateStore(options)
+        // Files written without syncs reach the disk in no particular order,
+        // so in checkpoint mode applies wait in memory and are written
+        // (synced, through the batch journal) together at each checkpoint.
+        return options.sync && options.stateSync == .checkpoint ? WriteBackStateStore(wrapping: store) : store
     }
 }

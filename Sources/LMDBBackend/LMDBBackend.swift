@@ -8,7 +8,9 @@ import StorageCore
 /// # Where it syncs
 /// Only at commit. With `sync` on, each commit that changed something does an
 /// fdatasync of data.mdb and then writes the meta page through an O_DSYNC
-/// descriptor: 2 syncs, counted in `syncCount`. With `sync` off the
+/// descriptor: 2 syncs, counted in `syncCount`. Every log store call commits;
+/// a state store in checkpoint mode commits once per checkpoint, its applies
+/// buffered in memory until then (`WriteBackStateStore`). With `sync` off the
 /// environment uses MDB_NOSYNC: a commit survives SIGKILL (its pages are in
 /// the OS page cache) but not power loss.
 public struct LMDBBackend: StorageBackend {
@@ -35,7 +37,11 @@ public struct LMDBBackend: StorageBackend {
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         let mapSize = try prepare(options, kind: .state)
-        return try LMDBStateStore(directory: options.directory, mapSize: mapSize, sync: options.sync)
+        let store = try LMDBStateStore(directory: options.directory, mapSize: mapSize, sync: options.sync)
+        // MDB_NOSYNC commits may corrupt the database on power loss, so in
+        // checkpoint mode applies wait in memory and commit (synced) together.
+        guard options.sync, options.stateSync == .checkpoint else { return store }
+        return WriteBackStateStore(wrapping: store) { try store.checkKey($0.key) }
     }
 
     private func prepare(_ options: StoreOptions, kind: StoreDirectory.Kind) throws -> Int {

@@ -5,8 +5,11 @@ import StorageCore
 /// is one WriteBatch, LevelDB's unit of atomicity.
 ///
 /// # Where it syncs
-/// In `leveldb_write` with sync=1, once per mutating call: the batch is
+/// In `leveldb_write` with sync=1, once per durable call: the batch is
 /// appended to the .log file as one record and fdatasynced, counted as 1 sync.
+/// Every log store call is durable; a state store's applies are written with
+/// sync=0 in checkpoint mode and made durable by its next checkpoint (see
+/// `LevelDBStateStore`).
 /// Memtable flushes and compactions sync their own files in LevelDB's
 /// background thread, off the write path, and are not counted. With `sync`
 /// off each record is still written to the .log file before the call returns,
@@ -32,7 +35,8 @@ public struct LevelDBBackend: StorageBackend {
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         let settings = try prepare(options, kind: .state)
-        return try LevelDBStateStore(directory: options.directory, sync: options.sync, settings: settings)
+        return try LevelDBStateStore(
+            directory: options.directory, sync: options.sync, stateSync: options.stateSync, settings: settings)
     }
 
     private func prepare(_ options: StoreOptions, kind: StoreDirectory.Kind) throws -> LevelDBSettings {

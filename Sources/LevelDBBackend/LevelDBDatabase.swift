@@ -37,6 +37,7 @@ final class LevelDBDatabase: Sendable {
         let options: OpaquePointer
         let readOptions: OpaquePointer
         let writeOptions: OpaquePointer
+        let unsyncedWriteOptions: OpaquePointer
     }
 
     /// The C handles of one snapshot. `@unchecked Sendable` because they are
@@ -93,7 +94,11 @@ final class LevelDBDatabase: Sendable {
         leveldb_readoptions_set_verify_checksums(readOptions, 1)
         let writeOptions: OpaquePointer = leveldb_writeoptions_create()
         leveldb_writeoptions_set_sync(writeOptions, sync ? 1 : 0)
-        handles = Mutex(Handles(db: db, options: options, readOptions: readOptions, writeOptions: writeOptions))
+        let unsyncedWriteOptions: OpaquePointer = leveldb_writeoptions_create()
+        leveldb_writeoptions_set_sync(unsyncedWriteOptions, 0)
+        handles = Mutex(Handles(
+            db: db, options: options, readOptions: readOptions, writeOptions: writeOptions,
+            unsyncedWriteOptions: unsyncedWriteOptions))
         // The files LevelDB just created must be reachable after power loss.
         if sync {
             do {
@@ -127,15 +132,19 @@ final class LevelDBDatabase: Sendable {
         return copyBytes(value, length)
     }
 
-    /// Writes `batch` atomically; with sync on it is durable on return.
-    func write(_ batch: LevelDBBatch) throws {
+    /// Writes `batch` atomically; with sync on (and `durable`) it is durable
+    /// on return. A write that is not durable still reaches the .log file
+    /// before the call returns, so it survives SIGKILL; after power loss
+    /// LevelDB recovers a prefix of the writes, cutting a torn last record.
+    func write(_ batch: LevelDBBatch, durable: Bool = true) throws {
         guard batch.count > 0 else { return }
         try handles.withLock { handles in
             guard let handles else { throw StorageError.closed }
+            let synced = sync && durable
             try LevelDBError.call("write", directory: directory) {
-                leveldb_write(handles.db, handles.writeOptions, batch.pointer, $0)
+                leveldb_write(handles.db, synced ? handles.writeOptions : handles.unsyncedWriteOptions, batch.pointer, $0)
             }
-            if sync { syncs.record() }
+            if synced { syncs.record() }
         }
     }
 
@@ -243,6 +252,7 @@ final class LevelDBDatabase: Sendable {
             leveldb_options_destroy(open.options)
             leveldb_readoptions_destroy(open.readOptions)
             leveldb_writeoptions_destroy(open.writeOptions)
+            leveldb_writeoptions_destroy(open.unsyncedWriteOptions)
             if let flushError { throw flushError }
         }
     }

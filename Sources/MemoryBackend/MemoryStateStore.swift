@@ -64,6 +64,11 @@ final class MemoryStateStore: StateStore {
         try withContents { $0.position }
     }
 
+    /// Nothing to sync: the data lives and dies with the process.
+    func checkpoint() throws -> AppliedPosition {
+        try appliedPosition()
+    }
+
     func snapshot() throws -> any StateSnapshot {
         try withContents { MemorySnapshot(map: $0.map, position: $0.position) }
     }

@@ -12,6 +12,7 @@ extension ClusterConfig {
     ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
     ///     state = "lmdb"
     ///     sync = true
+    ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply
     ///     data_dir = "data"     # relative paths are relative to the working directory
     ///     [storage.lmdb]        # optional backend settings
     ///     map_size = 1073741824
@@ -44,6 +45,13 @@ extension ClusterConfig {
             config.storage.log = try storage.string("log") ?? config.storage.log
             config.storage.state = try storage.string("state") ?? config.storage.state
             config.storage.sync = try storage.bool("sync") ?? config.storage.sync
+            if let mode = try storage.string("state_sync") {
+                guard let parsed = StateSyncMode(rawValue: mode) else {
+                    throw ConfigError.invalid(
+                        "storage.state_sync must be \(StateSyncMode.allCases.map { "'\($0)'" }.joined(separator: " or ")), got '\(mode)'")
+                }
+                config.storage.stateSync = parsed
+            }
             config.storage.dataDirectory = try storage.string("data_dir") ?? config.storage.dataDirectory
             for name in storage.remainingKeys {
                 guard var settings = try storage.table(name) else { continue }

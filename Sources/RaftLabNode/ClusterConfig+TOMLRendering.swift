@@ -12,6 +12,7 @@ extension ClusterConfig {
         out += "log = \(TOMLText.string(storage.log))\n"
         out += "state = \(TOMLText.string(storage.state))\n"
         out += "sync = \(storage.sync)\n"
+        out += "state_sync = \(TOMLText.string(storage.stateSync.rawValue))\n"
         out += "data_dir = \(TOMLText.string(storage.dataDirectory))\n"
         for backend in storage.settings.keys.sorted() {
             let settings = storage.settings[backend] ?? [:]

@@ -12,7 +12,12 @@ public struct ClusterConfig: Sendable, Hashable {
         /// Backend name of the state store.
         public var state: String = "memory"
         /// fsync before acknowledging (see each backend's doc for where it syncs).
+        /// Off is not safe for Raft: on power loss a node may forget a vote it
+        /// gave or an entry it acknowledged, and a committed write can be lost.
         public var sync: Bool = true
+        /// When the state store syncs: at checkpoints before log compaction
+        /// (the log is the durability point), or on every apply.
+        public var stateSync: StateSyncMode = .checkpoint
         /// Each node's stores live in `<dataDirectory>/node-<id>/{log,state}`.
         public var dataDirectory: String = "data"
         /// Per-backend settings, e.g. `[storage.lmdb] map_size = 1073741824`.
@@ -23,7 +28,7 @@ public struct ClusterConfig: Sendable, Hashable {
         public func storageConfig(forNode id: UInt64) -> StorageConfig {
             StorageConfig(
                 logBackend: log, stateBackend: state,
-                dataDirectory: dataDirectory + "/node-\(id)", sync: sync, settings: settings)
+                dataDirectory: dataDirectory + "/node-\(id)", sync: sync, stateSync: stateSync, settings: settings)
         }
     }
 

@@ -6,12 +6,35 @@ public struct StoreOptions: Sendable, Hashable {
     public var sync: Bool
     /// Backend-specific settings, e.g. `map_size` for lmdb. Unknown keys are refused.
     public var settings: [String: String]
+    /// When a state store's applies become durable (log stores ignore it).
+    public var stateSync: StateSyncMode
 
-    public init(directory: String, sync: Bool = true, settings: [String: String] = [:]) {
+    public init(
+        directory: String, sync: Bool = true, settings: [String: String] = [:],
+        stateSync: StateSyncMode = .checkpoint
+    ) {
         self.directory = directory
         self.sync = sync
         self.settings = settings
+        self.stateSync = stateSync
     }
+}
+
+/// When a state store's applied batches reach stable storage (with `sync` on).
+///
+/// Raft makes a command durable by syncing the log entry that carries it, on a
+/// quorum, before anyone is told it committed. Syncing the state store again on
+/// every apply adds a second durable write per command that protects nothing
+/// the log does not: a restarted node replays the log after the state store's
+/// applied position. So by default the state store is synced only at
+/// checkpoints, which the runtime takes before it compacts the log.
+public enum StateSyncMode: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// `apply` does not sync; `checkpoint()` does (the default).
+    case checkpoint
+    /// Every `apply` syncs before it returns.
+    case always
+
+    public var description: String { rawValue }
 }
 
 /// A storage engine that can serve as Raft log, state store, or both.
@@ -102,22 +125,25 @@ public struct StorageConfig: Sendable, Hashable {
     public var stateBackend: String
     public var dataDirectory: String
     public var sync: Bool
+    /// When the state store's applies become durable.
+    public var stateSync: StateSyncMode
     /// Backend settings, applied to whichever store uses that backend.
     public var settings: [String: [String: String]]
 
     public init(
         logBackend: String, stateBackend: String, dataDirectory: String,
-        sync: Bool = true, settings: [String: [String: String]] = [:]
+        sync: Bool = true, stateSync: StateSyncMode = .checkpoint, settings: [String: [String: String]] = [:]
     ) {
         self.logBackend = logBackend
         self.stateBackend = stateBackend
         self.dataDirectory = dataDirectory
         self.sync = sync
+        self.stateSync = stateSync
         self.settings = settings
     }
 
-    public init(backend: String, dataDirectory: String, sync: Bool = true) {
-        self.init(logBackend: backend, stateBackend: backend, dataDirectory: dataDirectory, sync: sync)
+    public init(backend: String, dataDirectory: String, sync: Bool = true, stateSync: StateSyncMode = .checkpoint) {
+        self.init(logBackend: backend, stateBackend: backend, dataDirectory: dataDirectory, sync: sync, stateSync: stateSync)
     }
 
     public var logOptions: StoreOptions {
@@ -125,6 +151,7 @@ public struct StorageConfig: Sendable, Hashable {
     }
 
     public var stateOptions: StoreOptions {
-        StoreOptions(directory: dataDirectory + "/state", sync: sync, settings: settings[stateBackend] ?? [:])
+        StoreOptions(
+            directory: dataDirectory + "/state", sync: sync, settings: settings[stateBackend] ?? [:], stateSync: stateSync)
     }
 }

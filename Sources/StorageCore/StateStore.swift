@@ -131,10 +131,20 @@ extension StateSnapshot {
 /// - **Atomic batches.** `apply(_:through:)` makes all of a batch's writes and
 ///   the new applied position visible and durable together: after a crash the
 ///   store shows either the whole batch and the new position or neither.
-/// - **Durability.** With `sync` on, `apply` and `restore` have reached stable
-///   storage when they return (SIGKILL and power loss). With `sync` off they
-///   survive SIGKILL but may be lost on power loss; that is safe for Raft,
-///   which replays the log tail after `appliedPosition` on restart.
+/// - **Durability** depends on the store's `StateSyncMode` (with `sync` on):
+///   - `.checkpoint` (the default): `apply` need not sync. `checkpoint()` makes
+///     every batch applied so far durable, and `restore` is durable when it
+///     returns. After a crash (SIGKILL or power loss) the store reopens at some
+///     applied position between the last checkpoint and the last `apply`,
+///     with exactly the writes of the batches through that position: a
+///     prefix of the applied batches, never a torn one. Raft's log is the
+///     durability point; a restart replays the log after `appliedPosition`,
+///     and the runtime never compacts the log past a checkpoint.
+///   - `.always`: `apply` and `restore` have reached stable storage when
+///     they return (SIGKILL and power loss); `checkpoint()` has nothing to do.
+///
+///   With `sync` off nothing is synced: calls survive SIGKILL, and power loss
+///   may take the store back to any earlier state the backend can recover.
 /// - **Monotonic position.** `apply` refuses a position below the current one;
 ///   only `restore` may move it anywhere.
 /// - **Byte order.** Scans and snapshots return keys in unsigned lexicographic
@@ -156,6 +166,13 @@ public protocol StateStore: AnyObject, Sendable {
 
     /// The position recorded by the last `apply` or `restore` (`.zero` when new).
     func appliedPosition() throws -> AppliedPosition
+
+    /// Makes every batch applied so far durable and returns the applied
+    /// position that is now safe from power loss. The Raft runtime calls it
+    /// before compacting its log through that position. Cheap when nothing
+    /// was applied since the last checkpoint.
+    @discardableResult
+    func checkpoint() throws -> AppliedPosition
 
     func snapshot() throws -> any StateSnapshot
 

@@ -2,7 +2,12 @@
 // through the registry, and prints "ack N" only after write N has returned, so
 // everything it acknowledged must survive the SIGKILL the test sends it.
 //
-//     StorageProbe <backend> <data-dir> [count]
+//     StorageProbe <backend> <data-dir> [always|checkpoint] [count]
+//
+// With `always` every state apply is durable, so "ack N" covers the state
+// store too. With `checkpoint` (state applies are not synced) it checkpoints
+// the state store every 7 writes and prints "checkpoint N" once that returned:
+// the state store must then reopen at N or later, and never torn.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,19 +21,19 @@ func say(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 3 else {
-    say("usage: StorageProbe <backend> <data-dir> [count]", to: STDERR_FILENO)
+guard arguments.count >= 3, arguments.count < 4 || StateSyncMode(rawValue: arguments[3]) != nil else {
+    say("usage: StorageProbe <backend> <data-dir> [always|checkpoint] [count]", to: STDERR_FILENO)
     exit(64)
 }
-let count = arguments.count > 3 ? UInt64(arguments[3]) ?? 1_000_000 : 1_000_000
+let mode = arguments.count > 3 ? StateSyncMode(rawValue: arguments[3])! : .always
+let count = arguments.count > 4 ? UInt64(arguments[4]) ?? 1_000_000 : 1_000_000
 
 do {
-    let config = StorageConfig(backend: arguments[1], dataDirectory: arguments[2], sync: true)
+    let config = StorageConfig(backend: arguments[1], dataDirectory: arguments[2], sync: true, stateSync: mode)
     let (log, state) = try BackendRegistry.standard.openStores(config)
-    // Resume after the last write that reached both stores: a kill between the
-    // log append and the state apply leaves an entry to redo (the re-append
-    // replaces it with identical content).
-    var index = min(try log.lastIndex(), try state.appliedPosition().index) + 1
+    // Resume after the state store's position, re-appending the log from there
+    // as Raft would replay it (a re-append replaces entries with identical ones).
+    var index = try state.appliedPosition().index + 1
     while index <= count {
         let data = Array("command-\(index)".utf8)
         try log.append([LogEntry(index: index, term: 1, data: data)], hardState: HardState(term: 1, votedFor: 1, commit: index))
@@ -36,6 +41,9 @@ do {
         batch.put(Array("key-\(index)".utf8), data)
         try state.apply(batch, through: AppliedPosition(index: index, term: 1))
         say("ack \(index)")
+        if mode == .checkpoint, index % 7 == 0 {
+            say("checkpoint \(try state.checkpoint().index)")
+        }
         index += 1
     }
     try log.close()

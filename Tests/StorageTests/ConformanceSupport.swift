@@ -22,8 +22,28 @@ struct BackendUnderTest: Sendable, CustomTestStringConvertible, CustomStringConv
         try backend.openLogStore(StoreOptions(directory: directory, sync: sync, settings: settings))
     }
 
+    func openState(
+        _ directory: String, sync: Bool = true, settings: [String: String] = [:], stateSync: StateSyncMode = .checkpoint
+    ) throws -> any StateStore {
+        try backend.openStateStore(StoreOptions(directory: directory, sync: sync, settings: settings, stateSync: stateSync))
+    }
+}
+
+/// A backend's state store in one `StateSyncMode`: the state store contract
+/// holds in both, so every state test runs on each pair ("lmdb/checkpoint").
+struct StateStoreUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let backend: BackendUnderTest
+    let mode: StateSyncMode
+    var description: String { "\(backend.name)/\(mode)" }
+    var testDescription: String { description }
+
+    static let all = BackendUnderTest.all.flatMap { backend in
+        StateSyncMode.allCases.map { StateStoreUnderTest(backend: backend, mode: $0) }
+    }
+    static let persistent = all.filter { BackendUnderTest.persistent.map(\.name).contains($0.backend.name) }
+
     func openState(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any StateStore {
-        try backend.openStateStore(StoreOptions(directory: directory, sync: sync, settings: settings))
+        try backend.openState(directory, sync: sync, settings: settings, stateSync: mode)
     }
 }
 

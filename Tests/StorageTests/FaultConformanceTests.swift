@@ -91,25 +91,36 @@ struct CrashDurabilityConformanceTests {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("StorageProbe").path
     }
 
-    @Test("acknowledged synced writes survive SIGKILL", arguments: BackendUnderTest.persistent)
-    func acknowledgedWritesSurviveSIGKILL(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("crash-\(backend)")
+    @Test("acknowledged synced writes survive SIGKILL", arguments: StateStoreUnderTest.persistent)
+    func acknowledgedWritesSurviveSIGKILL(store: StateStoreUnderTest) throws {
+        let backend = store.backend
+        let dir = TestDirectory("crash-\(backend)-\(store.mode)")
         defer { dir.remove() }
         var lastAck: UInt64 = 0
         for round in 1...3 {
-            let acked = try runProbeAndKill(backend: backend.name, directory: dir.path, minimumAcks: 60)
+            let (acked, checkpointed) = try runProbeAndKill(
+                backend: backend.name, mode: store.mode, directory: dir.path, minimumAcks: 60)
             #expect(acked > lastAck, "round \(round) acknowledged nothing new")
             lastAck = acked
 
-            let (log, state) = try BackendRegistry.standard.openStores(StorageConfig(backend: backend.name, dataDirectory: dir.path))
+            let (log, state) = try BackendRegistry.standard.openStores(
+                StorageConfig(backend: backend.name, dataDirectory: dir.path, stateSync: store.mode))
+            // The log is the durability point in both modes.
             #expect(try log.lastIndex() >= lastAck)
             #expect(try log.hardState().commit >= lastAck)
-            #expect(try state.appliedPosition().index >= lastAck)
             let logged = try log.entries(1...lastAck, maxBytes: .max)
             #expect(logged.map(\.index) == Array(1...lastAck))
             for index in 1...lastAck {
                 #expect(logged[Int(index - 1)].data == bytes("command-\(index)"))
-                #expect(try state.get(bytes("key-\(index)")) == bytes("command-\(index)"), "key-\(index) lost")
+            }
+            // The state store: every acknowledged apply when each one syncs,
+            // at least the last checkpoint otherwise; never a torn batch.
+            let applied = try state.appliedPosition().index
+            let durable = store.mode == .always ? lastAck : checkpointed
+            #expect(applied >= durable, "state store reopened at \(applied), before \(durable)")
+            for index in 1...max(applied, lastAck) {
+                let value = try state.get(bytes("key-\(index)"))
+                #expect(value == (index <= applied ? bytes("command-\(index)") : nil), "key-\(index) at applied \(applied)")
             }
             try log.close()
             try state.close()
@@ -118,14 +129,17 @@ struct CrashDurabilityConformanceTests {
 
     /// Starts the probe, waits for `minimumAcks` new acknowledgments, kills it
     /// with SIGKILL at once and returns the last index it acknowledged.
-    private func runProbeAndKill(backend: String, directory: String, minimumAcks: Int) throws -> UInt64 {
+    private func runProbeAndKill(
+        backend: String, mode: StateSyncMode, directory: String, minimumAcks: Int
+    ) throws -> (acknowledged: UInt64, checkpointed: UInt64) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.probePath)
-        process.arguments = [backend, directory]
+        process.arguments = [backend, directory, mode.rawValue]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         var lastAck: UInt64 = 0
+        var lastCheckpoint: UInt64 = 0
         var acks = 0
         var pending = ""
         let deadline = Date().addingTimeInterval(60)
@@ -139,12 +153,14 @@ struct CrashDurabilityConformanceTests {
                 if line.hasPrefix("ack "), let index = UInt64(line.dropFirst(4)) {
                     lastAck = index
                     acks += 1
+                } else if line.hasPrefix("checkpoint "), let index = UInt64(line.dropFirst(11)) {
+                    lastCheckpoint = index
                 }
             }
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(acks >= minimumAcks, "probe for \(backend) stopped after \(acks) acknowledgments")
-        return lastAck
+        return (lastAck, lastCheckpoint)
     }
 }

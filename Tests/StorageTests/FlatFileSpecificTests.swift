@@ -61,7 +61,7 @@ struct FlatFileSpecificTests {
         defer { dir.remove() }
         let sorted = Self.awkwardKeys.sorted { $0.lexicographicallyPrecedes($1) }
         do {
-            let store = try backend.openState(dir.path)
+            let store = try backend.openState(dir.path, stateSync: .always)
             var batch = WriteBatch()
             for (i, key) in Self.awkwardKeys.enumerated() { batch.put(key, bytes("value-\(i)") + key) }
             try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
@@ -85,7 +85,7 @@ struct FlatFileSpecificTests {
         }
         #expect(itemNames.contains("k"), "the empty key is the file 'k'")
 
-        let reopened = try backend.openState(dir.path)
+        let reopened = try backend.openState(dir.path, stateSync: .always)
         defer { try? reopened.close() }
         #expect(try reopened.scan(.all).map(\.key) == sorted)
         for (i, key) in Self.awkwardKeys.enumerated() {
@@ -102,7 +102,7 @@ struct FlatFileSpecificTests {
     func misplacedHashedItemIsDetected() throws {
         let dir = Scratch()
         defer { dir.remove() }
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         let owner = Array(repeating: UInt8(0x62), count: 300)
         let intruder = Array(repeating: UInt8(0x62), count: 299) + [0x63]
@@ -150,7 +150,7 @@ struct FlatFileSpecificTests {
         #expect(try LogEntryCodec.decode(entry5, source: "entry 5") == entries(5...5, term: 2)[0])
 
         let stateDir = Scratch(path: dir.path + "/state")
-        let state = try backend.openState(stateDir.path)
+        let state = try backend.openState(stateDir.path, stateSync: .always)
         var batch = WriteBatch()
         for i in 0..<25 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
         try state.apply(batch, through: AppliedPosition(index: 9, term: 2))
@@ -160,6 +160,26 @@ struct FlatFileSpecificTests {
         #expect(itemNames.contains("k" + bytes("key-7").map { String(format: "%02x", $0) }.joined()))
         #expect(itemNames.contains("applied"))
         #expect(!itemNames.contains("journal"), "the journal is gone once its batch is applied")
+    }
+
+    @Test("checkpoint mode: applies write no item files until a checkpoint writes them in one journaled batch")
+    func checkpointMode() throws {
+        let dir = Scratch()
+        defer { dir.remove() }
+        let state = try backend.openState(dir.path, stateSync: .checkpoint)
+        defer { try? state.close() }
+        let before = state.syncCount
+        for i in 0..<5 {
+            var batch = WriteBatch()
+            batch.put(bytes("key-\(i)"), bytes("value-\(i)"))
+            try state.apply(batch, through: AppliedPosition(index: UInt64(i + 1), term: 1))
+        }
+        #expect(try state.get(bytes("key-3")) == bytes("value-3"))
+        #expect(try FileSystem.listDirectory(try dir.itemsDirectory()).filter { $0.hasPrefix("k") }.isEmpty)
+        #expect(state.syncCount == before)
+        #expect(try state.checkpoint() == AppliedPosition(index: 5, term: 1))
+        #expect(try FileSystem.listDirectory(try dir.itemsDirectory()).filter { $0.hasPrefix("k") }.count == 5)
+        #expect(state.syncCount == before + 5 + 4, "one batch of 5 puts: puts + 4")
     }
 
     @Test("sync on counts syncs for every durable call; sync off issues none")
@@ -177,7 +197,7 @@ struct FlatFileSpecificTests {
         #expect(unsynced.syncCount == 0)
         try unsynced.close()
 
-        let state = try backend.openState(dir.path + "/state")
+        let state = try backend.openState(dir.path + "/state", stateSync: .always)
         let stateBefore = state.syncCount
         var batch = WriteBatch()
         batch.put(bytes("a"), bytes("1"))
@@ -205,7 +225,7 @@ struct FlatFileSpecificTests {
 
     /// A store holding a=1, b=2 at position 5, closed.
     func storeWithTwoKeys(_ dir: Scratch) throws {
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         var batch = WriteBatch()
         batch.put(bytes("a"), bytes("1"))
         batch.put(bytes("b"), bytes("2"))
@@ -226,7 +246,7 @@ struct FlatFileSpecificTests {
         // A crash midway: the put of "a" had already landed, its temp file of "c" was half written.
         try FileSystem.writeFile(items + "/k" + "63.tmp", [1, 2, 3], sync: false)
 
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         #expect(try store.appliedPosition() == AppliedPosition(index: 6, term: 2))
         #expect(try store.scan(.all) == [KeyValue(key: bytes("a"), value: bytes("1-new")), KeyValue(key: bytes("c"), value: bytes("3"))])
@@ -243,7 +263,7 @@ struct FlatFileSpecificTests {
         for damaged in [Array(journal.prefix(journal.count / 2)), [], Array(journal.prefix(3))] {
             try FileSystem.writeFile(items + "/journal", damaged, sync: false)
             try FileSystem.writeFile(items + "/journal.tmp", journal, sync: false)
-            let store = try backend.openState(dir.path)
+            let store = try backend.openState(dir.path, stateSync: .always)
             #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
             #expect(try store.scan(.all) == [KeyValue(key: bytes("a"), value: bytes("1")), KeyValue(key: bytes("b"), value: bytes("2"))])
             try store.close()
@@ -252,7 +272,7 @@ struct FlatFileSpecificTests {
         var flipped = journal
         flipped[flipped.count - 1] ^= 0x01
         try FileSystem.writeFile(items + "/journal", flipped, sync: false)
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         #expect(try store.get(bytes("z")) == nil)
         #expect(try store.get(bytes("a")) == bytes("1"))
@@ -267,7 +287,7 @@ struct FlatFileSpecificTests {
         var content = try #require(try FileSystem.readFile(file))
         content[content.count - 1] ^= 0x40
         try FileSystem.writeFile(file, content, sync: false)
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         Self.expectCorrupted { _ = try store.get(bytes("a")) }
         Self.expectCorrupted { _ = try store.scan(.all) }
@@ -280,7 +300,7 @@ struct FlatFileSpecificTests {
     func snapshotKeepsOldValues() throws {
         let dir = Scratch()
         defer { dir.remove() }
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         var batch = WriteBatch()
         for i in 0..<20 { batch.put(bytes("key-\(String(format: "%02d", i))"), bytes("old-\(i)")) }
@@ -318,7 +338,7 @@ struct FlatFileSpecificTests {
         try FileSystem.createDirectory(dir.path + "/items-000777", sync: false)
         try FileSystem.writeFile(dir.path + "/items-000777/k7a", ItemFileBytes.make(bytes("z"), bytes("half")), sync: false)
         do {
-            let store = try backend.openState(dir.path)
+            let store = try backend.openState(dir.path, stateSync: .always)
             #expect(try store.get(bytes("z")) == nil)
             #expect(try dir.itemsDirectory() == before)
             var source = ArrayKeyValueSource([KeyValue(key: bytes("r"), value: bytes("restored"))])
@@ -326,7 +346,7 @@ struct FlatFileSpecificTests {
             try store.close()
         }
         #expect(try dir.itemsDirectory() != before)
-        let store = try backend.openState(dir.path)
+        let store = try backend.openState(dir.path, stateSync: .always)
         defer { try? store.close() }
         #expect(try store.scan(.all) == [KeyValue(key: bytes("r"), value: bytes("restored"))])
         #expect(try store.appliedPosition() == AppliedPosition(index: 9, term: 3))

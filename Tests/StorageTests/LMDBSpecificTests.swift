@@ -9,8 +9,9 @@ import Testing
 struct LMDBSpecificTests {
     let lmdb = LMDBBackend()
 
-    func options(_ path: String, sync: Bool = true, mapSize: Int? = nil) -> StoreOptions {
-        StoreOptions(directory: path, sync: sync, settings: mapSize.map { ["map_size": String($0)] } ?? [:])
+    /// LMDB's own state store, each apply a synced commit, unless `stateSync` says otherwise.
+    func options(_ path: String, sync: Bool = true, mapSize: Int? = nil, stateSync: StateSyncMode = .always) -> StoreOptions {
+        StoreOptions(directory: path, sync: sync, settings: mapSize.map { ["map_size": String($0)] } ?? [:], stateSync: stateSync)
     }
 
     func expectFull(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -327,11 +328,11 @@ struct LMDBSpecificTests {
         open.close()
     }
 
-    @Test("keys longer than LMDB allows are refused, not truncated")
-    func longKeys() throws {
-        let dir = TestDirectory("lmdb-long-keys")
+    @Test("keys longer than LMDB allows are refused at apply, not truncated, in both sync modes", arguments: StateSyncMode.allCases)
+    func longKeys(mode: StateSyncMode) throws {
+        let dir = TestDirectory("lmdb-long-keys-\(mode)")
         defer { dir.remove() }
-        let store = try lmdb.openStateStore(options(dir.path))
+        let store = try lmdb.openStateStore(options(dir.path, stateSync: mode))
         defer { try? store.close() }
         var fits = WriteBatch()
         fits.put(Array(repeating: 0x61, count: 510), bytes("ok"))
@@ -344,6 +345,35 @@ struct LMDBSpecificTests {
         #expect(try store.get(Array(repeating: 0x61, count: 511)) == nil)
         #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 600))).isEmpty)
         #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 509))).count == 1)
+    }
+
+    @Test("checkpoint mode: applies commit nothing until a checkpoint, which is one synced commit; close writes the rest")
+    func checkpointMode() throws {
+        let dir = TestDirectory("lmdb-checkpoint")
+        defer { dir.remove() }
+        let store = try lmdb.openStateStore(options(dir.path, stateSync: .checkpoint))
+        let before = store.syncCount
+        for index in 1...20 {
+            var batch = WriteBatch()
+            batch.put(bytes("k\(index)"), bytes("v\(index)"))
+            try store.apply(batch, through: AppliedPosition(index: UInt64(index), term: 1))
+        }
+        #expect(store.syncCount == before, "applies in checkpoint mode sync nothing")
+        #expect(try store.checkpoint() == AppliedPosition(index: 20, term: 1))
+        #expect(store.syncCount == before + 2, "a checkpoint is one LMDB commit: fdatasync + meta page")
+        #expect(try store.checkpoint() == AppliedPosition(index: 20, term: 1))
+        #expect(store.syncCount == before + 2, "a checkpoint with nothing new commits nothing")
+        var batch = WriteBatch()
+        batch.delete(bytes("k1"))
+        try store.apply(batch, through: AppliedPosition(index: 21, term: 1))
+        try store.close()
+
+        // What a restart sees: the engine's own store holds everything, the buffer is gone.
+        let reopened = try lmdb.openStateStore(options(dir.path, stateSync: .always))
+        defer { try? reopened.close() }
+        #expect(try reopened.appliedPosition() == AppliedPosition(index: 21, term: 1))
+        #expect(try reopened.get(bytes("k1")) == nil)
+        #expect(try reopened.get(bytes("k20")) == bytes("v20"))
     }
 }
 

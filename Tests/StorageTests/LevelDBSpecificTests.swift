@@ -9,8 +9,9 @@ import Testing
 struct LevelDBSpecificTests {
     let leveldb = LevelDBBackend()
 
-    func options(_ path: String, sync: Bool = true, settings: [String: String] = [:]) -> StoreOptions {
-        StoreOptions(directory: path, sync: sync, settings: settings)
+    /// Each state apply synced, unless `stateSync` says otherwise.
+    func options(_ path: String, sync: Bool = true, settings: [String: String] = [:], stateSync: StateSyncMode = .always) -> StoreOptions {
+        StoreOptions(directory: path, sync: sync, settings: settings, stateSync: stateSync)
     }
 
     @Test("writes land in CURRENT, MANIFEST-* and .log/.ldb files in each store directory")
@@ -93,6 +94,19 @@ struct LevelDBSpecificTests {
         try state.restore(from: &source, position: AppliedPosition(index: 2, term: 1))
         #expect(state.syncCount == before + 2)
         try state.close()
+
+        // Checkpoint mode: applies are written with sync=0, a checkpoint syncs them all once.
+        let checkpointed = try leveldb.openStateStore(options(dir.sub("checkpointed"), stateSync: .checkpoint))
+        before = checkpointed.syncCount
+        for index in 1...10 {
+            try checkpointed.apply(batch, through: AppliedPosition(index: UInt64(index), term: 1))
+        }
+        #expect(checkpointed.syncCount == before)
+        #expect(try checkpointed.checkpoint() == AppliedPosition(index: 10, term: 1))
+        #expect(checkpointed.syncCount == before + 1)
+        try checkpointed.checkpoint()
+        #expect(checkpointed.syncCount == before + 1, "nothing new: no sync")
+        try checkpointed.close()
 
         let loose = try leveldb.openLogStore(options(dir.sub("loose"), sync: false))
         try loose.append(entries(1...64, term: 1))

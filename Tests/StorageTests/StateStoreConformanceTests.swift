@@ -12,9 +12,9 @@ struct StateStoreConformanceTests {
         Array(repeating: 0x61, count: 300),
     ]
 
-    @Test("a new store is empty at position zero", arguments: BackendUnderTest.all)
-    func emptyStore(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-empty-\(backend)")
+    @Test("a new store is empty at position zero", arguments: StateStoreUnderTest.all)
+    func emptyStore(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-empty-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         let store = try backend.openState(dir.path)
         defer { try? store.close() }
@@ -23,9 +23,9 @@ struct StateStoreConformanceTests {
         #expect(try store.appliedPosition() == .zero)
     }
 
-    @Test("a batch applies puts and deletes in order together with its position", arguments: BackendUnderTest.all)
-    func atomicBatchWithPosition(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-batch-\(backend)")
+    @Test("a batch applies puts and deletes in order together with its position", arguments: StateStoreUnderTest.all)
+    func atomicBatchWithPosition(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-batch-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         let store = try backend.openState(dir.path)
         defer { try? store.close() }
@@ -54,9 +54,9 @@ struct StateStoreConformanceTests {
         #expect(try store.appliedPosition() == AppliedPosition(index: 9, term: 3))
     }
 
-    @Test("scans return keys in unsigned byte order, including 0x00 and 0xFF", arguments: BackendUnderTest.all)
-    func byteOrderScans(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-order-\(backend)")
+    @Test("scans return keys in unsigned byte order, including 0x00 and 0xFF", arguments: StateStoreUnderTest.all)
+    func byteOrderScans(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-order-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         let store = try backend.openState(dir.path)
         defer { try? store.close() }
@@ -81,9 +81,9 @@ struct StateStoreConformanceTests {
         #expect(try store.scan(range).map(\.key) == sorted.filter { range.contains($0) })
     }
 
-    @Test("a snapshot is a point-in-time view while writes continue, and restores elsewhere", arguments: BackendUnderTest.all)
-    func snapshotRoundTripWhileWriting(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-snapshot-\(backend)")
+    @Test("a snapshot is a point-in-time view while writes continue, and restores elsewhere", arguments: StateStoreUnderTest.all)
+    func snapshotRoundTripWhileWriting(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-snapshot-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         let store = try backend.openState(dir.sub("source"))
         defer { try? store.close() }
@@ -135,9 +135,9 @@ struct StateStoreConformanceTests {
         #expect(try target.get(bytes("after")) == bytes("restore"))
     }
 
-    @Test("restore refuses pairs out of key order", arguments: BackendUnderTest.all)
-    func restoreRefusesUnorderedInput(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-restore-order-\(backend)")
+    @Test("restore refuses pairs out of key order", arguments: StateStoreUnderTest.all)
+    func restoreRefusesUnorderedInput(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-restore-order-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         let store = try backend.openState(dir.path)
         defer { try? store.close() }
@@ -152,9 +152,9 @@ struct StateStoreConformanceTests {
         #expect(try store.appliedPosition() == AppliedPosition(index: 3, term: 1))
     }
 
-    @Test("reopen after a clean close keeps state and applied position", arguments: BackendUnderTest.all)
-    func reopenKeepsState(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-reopen-\(backend)")
+    @Test("reopen after a clean close keeps state and applied position", arguments: StateStoreUnderTest.all)
+    func reopenKeepsState(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-reopen-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
         do {
             let store = try backend.openState(dir.path)
@@ -175,15 +175,20 @@ struct StateStoreConformanceTests {
         for key in expected { #expect(try store.get(key) == key + key) }
     }
 
-    @Test("seeded random batches match a reference model", arguments: BackendUnderTest.all)
-    func randomBatchesMatchModel(backend: BackendUnderTest) throws {
-        let dir = TestDirectory("state-model-\(backend)")
+    @Test("seeded random batches, checkpoints, scans and snapshots match a reference model, also after reopen", arguments: StateStoreUnderTest.all)
+    func randomBatchesMatchModel(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-model-\(backend.backend)-\(backend.mode)")
         defer { dir.remove() }
-        let store = try backend.openState(dir.path, sync: false)
+        var store = try backend.openState(dir.path)
         defer { try? store.close() }
         var rng = SplitMix64(seed: 7)
         var model: [Bytes: Bytes] = [:]
-        for index in 1...60 {
+        func expected(_ model: [Bytes: Bytes]) -> [KeyValue] {
+            model.map { KeyValue(key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        }
+        let prefixes: [Bytes] = [[], [0x00], [0xFF], [0x7F, 0x00], [0xFF, 0xFF]]
+        var lastCheckpoint = AppliedPosition.zero
+        for index in 1...80 {
             var batch = WriteBatch()
             for _ in 0..<Int(rng.next() % 12) {
                 let key: Bytes = (0..<Int(rng.next() % 4)).map { _ in [0x00, 0x01, 0x7F, 0xFF][Int(rng.next() % 4)] }
@@ -196,12 +201,61 @@ struct StateStoreConformanceTests {
                     model[key] = value
                 }
             }
-            try store.apply(batch, through: AppliedPosition(index: UInt64(index), term: 1))
+            let position = AppliedPosition(index: UInt64(index), term: 1)
+            try store.apply(batch, through: position)
+            switch rng.next() % 10 {
+            case 0:
+                lastCheckpoint = try store.checkpoint()
+                #expect(lastCheckpoint == position)
+            case 1:
+                // A scan with a limit, over buffered and stored pairs alike.
+                let prefix = prefixes[Int(rng.next() % UInt64(prefixes.count))]
+                let limit = 1 + Int(rng.next() % 5)
+                let want = Array(expected(model).filter { $0.key.starts(with: prefix) }.prefix(limit))
+                #expect(try store.scan(prefix: prefix, limit: limit) == want, "scan at \(index)")
+            case 2:
+                let snapshot = try store.snapshot()
+                #expect(snapshot.position == position)
+                #expect(try snapshot.readAll() == expected(model), "snapshot at \(index)")
+                snapshot.close()
+            case 3:
+                try store.close()
+                store = try backend.openState(dir.path)
+                #expect(try store.appliedPosition() == position, "a clean close keeps every apply")
+            default:
+                break
+            }
+            #expect(try store.appliedPosition() == position)
         }
-        let expected = model.map { KeyValue(key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        #expect(try store.scan(.all) == expected)
-        for prefix: Bytes in [[0x00], [0xFF], [0x7F, 0x00], [0xFF, 0xFF]] {
-            #expect(try store.scan(prefix: prefix) == expected.filter { $0.key.starts(with: prefix) })
+        #expect(lastCheckpoint.index > 0, "the seed should take at least one checkpoint")
+        #expect(try store.scan(.all) == expected(model))
+        for prefix in prefixes {
+            #expect(try store.scan(prefix: prefix) == expected(model).filter { $0.key.starts(with: prefix) })
         }
+        for (key, value) in model { #expect(try store.get(key) == value) }
+    }
+
+    @Test("checkpoint returns the applied position; applies continue after it", arguments: StateStoreUnderTest.all)
+    func checkpointReturnsPosition(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-checkpoint-\(backend.backend)-\(backend.mode)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        #expect(try store.checkpoint() == .zero)
+        var batch = WriteBatch()
+        batch.put(bytes("a"), bytes("1"))
+        try store.apply(batch, through: AppliedPosition(index: 4, term: 1))
+        #expect(try store.checkpoint() == AppliedPosition(index: 4, term: 1))
+        #expect(try store.checkpoint() == AppliedPosition(index: 4, term: 1))
+        batch = WriteBatch()
+        batch.delete(bytes("a"))
+        batch.put(bytes("b"), bytes("2"))
+        try store.apply(batch, through: AppliedPosition(index: 6, term: 2))
+        #expect(try store.get(bytes("a")) == nil)
+        #expect(try store.get(bytes("b")) == bytes("2"))
+        #expect(throws: StorageError.self) { try store.apply(WriteBatch(), through: AppliedPosition(index: 5, term: 2)) }
+        #expect(try store.checkpoint() == AppliedPosition(index: 6, term: 2))
+        try store.close()
+        expectError(.closed) { _ = try store.checkpoint() }
     }
 }

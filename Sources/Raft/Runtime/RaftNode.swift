@@ -365,9 +365,9 @@ public actor RaftNode {
         let every = max(1, options.snapshotThreshold / 8)
         guard applied >= lastCompactionCheck + every else { return }
         lastCompactionCheck = applied
-        let (log, threshold, keep) = (logStore, options.snapshotThreshold, options.snapshotCatchUpEntries)
+        let (log, state, threshold, keep) = (logStore, stateStore, options.snapshotThreshold, options.snapshotCatchUpEntries)
         try await io.run {
-            try ReadyPersistence.compactIfNeeded(log: log, appliedIndex: applied, threshold: threshold, keep: keep)
+            try ReadyPersistence.compactIfNeeded(log: log, state: state, appliedIndex: applied, threshold: threshold, keep: keep)
         }
     }
 

@@ -55,15 +55,20 @@ public enum ReadyPersistence {
         }
     }
 
-    /// Drops log entries through `index` once they are applied and more than
-    /// `threshold` entries accumulated; returns whether it compacted.
+    /// Drops log entries once more than `threshold` applied entries
+    /// accumulated, keeping the last `keep` of them. The state store is
+    /// checkpointed first, and the log is never compacted past the position
+    /// that checkpoint made durable: after a power cut the state store may
+    /// fall back to it, and a restart replays the log from there.
     @discardableResult
     public static func compactIfNeeded(
-        log: any LogStore, appliedIndex: UInt64, threshold: UInt64, keep: UInt64
+        log: any LogStore, state: any StateStore, appliedIndex: UInt64, threshold: UInt64, keep: UInt64
     ) throws -> Bool {
         let snapshotIndex = try log.snapshotIndex()
         guard appliedIndex > snapshotIndex + threshold, appliedIndex > keep else { return false }
-        let through = appliedIndex - keep
+        let durable = try state.checkpoint().index
+        guard durable > keep else { return false }
+        let through = min(appliedIndex, durable) - keep
         guard through > snapshotIndex, let term = try? log.term(at: through) else { return false }
         try log.compact(through: through, term: term)
         return true

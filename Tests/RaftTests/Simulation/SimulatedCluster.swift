@@ -389,7 +389,7 @@ final class SimulatedCluster {
         try core.advance(ready)
         if let log = node.log {
             try ReadyPersistence.compactIfNeeded(
-                log: log, appliedIndex: core.appliedIndex, threshold: profile.compactThreshold, keep: profile.compactKeep)
+                log: log, state: state, appliedIndex: core.appliedIndex, threshold: profile.compactThreshold, keep: profile.compactKeep)
         }
         // Linearizable reads: a read state is served once applied reaches it,
         // and must see every command acknowledged before the read started.

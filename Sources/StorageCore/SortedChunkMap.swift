@@ -1,5 +1,3 @@
-import StorageCore
-
 /// An ordered map from byte keys to byte values, kept as a list of sorted
 /// chunks of bounded size.
 ///
@@ -7,11 +5,13 @@ import StorageCore
 /// one small array, and a copy of the map (a snapshot) shares every chunk with
 /// the original until one is written, so taking a snapshot costs O(chunks) and
 /// each later write copies at most one chunk.
-struct SortedChunkMap: Sendable {
+public struct SortedChunkMap: Sendable {
     private static let maxChunk = 512
 
     private var chunks: [[KeyValue]] = []
-    private(set) var count = 0
+    public private(set) var count = 0
+
+    public init() {}
 
     /// Index of the chunk that holds `key` or where it belongs.
     private func chunkIndex(for key: Bytes) -> Int {
@@ -39,7 +39,7 @@ struct SortedChunkMap: Sendable {
         return low
     }
 
-    func get(_ key: Bytes) -> Bytes? {
+    public func get(_ key: Bytes) -> Bytes? {
         guard !chunks.isEmpty else { return nil }
         let chunk = chunks[chunkIndex(for: key)]
         let position = Self.lowerBound(chunk, key)
@@ -47,7 +47,7 @@ struct SortedChunkMap: Sendable {
         return chunk[position].value
     }
 
-    mutating func put(_ key: Bytes, _ value: Bytes) {
+    public mutating func put(_ key: Bytes, _ value: Bytes) {
         guard !chunks.isEmpty else {
             chunks = [[KeyValue(key: key, value: value)]]
             count = 1
@@ -68,7 +68,7 @@ struct SortedChunkMap: Sendable {
         }
     }
 
-    mutating func delete(_ key: Bytes) {
+    public mutating func delete(_ key: Bytes) {
         guard !chunks.isEmpty else { return }
         let c = chunkIndex(for: key)
         let position = Self.lowerBound(chunks[c], key)
@@ -79,7 +79,7 @@ struct SortedChunkMap: Sendable {
     }
 
     /// Calls `body` for each pair in `range` in key order until it returns false.
-    func forEach(in range: KeyRange, _ body: (KeyValue) throws -> Bool) rethrows {
+    public func forEach(in range: KeyRange, _ body: (KeyValue) throws -> Bool) rethrows {
         guard !chunks.isEmpty else { return }
         var c = chunkIndex(for: range.lower)
         var position = Self.lowerBound(chunks[c], range.lower)
@@ -98,7 +98,7 @@ struct SortedChunkMap: Sendable {
 
     /// The first pair with a key strictly greater than `key` (or the first pair
     /// at all when `key` is nil): lets a snapshot iterate without holding the map.
-    func first(after key: Bytes?) -> KeyValue? {
+    public func first(after key: Bytes?) -> KeyValue? {
         guard let key else { return chunks.first?.first }
         var result: KeyValue?
         forEach(in: KeyRange(from: key)) { pair in
