@@ -1,6 +1,7 @@
 import Logging
 import NoSQL
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import StorageCore
 
 /// SplitMix64: a tiny deterministic generator, so every random test is

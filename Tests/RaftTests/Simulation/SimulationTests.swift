@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import Synchronization
 import Raft
+import RaftRuntime
 import StorageCore
 import Testing
 

@@ -1,4 +1,5 @@
 import Logging
+import Raft
 import StorageCore
 
 /// Settings of a running node.

@@ -1,3 +1,4 @@
+import Raft
 import StorageCore
 
 /// Writes what a `Ready` asks to the stores, in the order the core relies on.
