@@ -58,6 +58,9 @@ let package = Package(
             "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
         ]),
 
+        // Fault models over any store: power cuts that drop what was never synced.
+        .target(name: "StorageFaults", dependencies: ["StorageCore"]),
+
         // MARK: Raft: the engine imports the storage core only, never a backend
         // The protocol core: a pure state machine (no clock, threads, I/O or randomness of its own).
         .target(name: "Raft", dependencies: ["StorageCore"]),
@@ -152,7 +155,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
-            "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend",
+            "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -16,13 +16,17 @@ public struct RaftNodeOptions: Sendable {
     public var maxInflightMessages: Int = 256
     /// Payload bytes per append message.
     public var maxMessageBytes: Int = 1 << 20
-    /// Payload bytes of committed entries applied in one state store batch.
+    /// Payload bytes of committed entries handed to the apply stage and not
+    /// yet applied, at most; also the most applied in one state store batch.
     public var maxApplyBytes: Int = 16 << 20
     /// Compact the log once this many applied entries accumulate after the last compaction.
     public var snapshotThreshold: UInt64 = 10_000
     /// Applied entries kept in the log after compaction, so slightly lagging
     /// followers catch up from the log rather than a snapshot.
     public var snapshotCatchUpEntries: UInt64 = 1_000
+    /// Entries dropped per log store call while compacting in the background,
+    /// so an append never waits for more than one such step.
+    public var compactionStep: UInt64 = 1_000
     /// Data bytes per InstallSnapshot message.
     public var maxSnapshotChunkBytes: Int = 1 << 20
     /// How long `propose`, `readIndex` and membership changes wait.
@@ -33,6 +37,9 @@ public struct RaftNodeOptions: Sendable {
     public var checkQuorum = true
     /// Seed of the election-timeout generator; nil draws one from the system.
     public var randomSeed: UInt64?
+    /// Told which indexes were applied to the state store, and when (after
+    /// the store batch returned). Runs on the apply path: keep it cheap.
+    public var onApplied: (@Sendable (ClosedRange<UInt64>, ContinuousClock.Instant) -> Void)?
 
     public init() {}
 }
@@ -60,19 +67,31 @@ public struct ProposalResult: Sendable, Hashable {
 }
 
 /// The runtime: drives a `RaftCore` with real time, a `LogStore`, a
-/// `StateStore`-backed apply loop and a `Transport`.
+/// background apply stage over a `StateStore`, and a `Transport`.
 ///
-/// Proposals that arrive while the node is busy are appended together: one
-/// log append, one sync and one append message per follower for the whole
-/// batch (group commit). The leader sends appends before its own write is
-/// durable and counts itself once it is. Committed entries are applied in
-/// batches through one `WriteBatch` each.
+/// One long-lived loop works off the node's mailbox (peer messages, ticks,
+/// nudges), taking everything that accumulated in one actor turn, then each
+/// `Ready` in turn: messages out, committed entries to the apply stage,
+/// entries and hard state to the log (one synced append for all proposals
+/// that arrived meanwhile: group commit), acknowledgments out, `advance`.
+///
+/// What waits for what, and why:
+/// - The log append is the only synced write per `Ready` (the hard state
+///   rides along; a commit index change alone is never written on its own).
+/// - The leader sends its appends before its own write is durable and counts
+///   itself once it is, in `advance`, without waiting for any apply.
+/// - Votes and append acknowledgments leave only after the write they
+///   promise returned.
+/// - Applying runs beside the next append (`ApplyStage`) and answers the
+///   clients; the state store syncs only at checkpoints.
+/// - Compaction (checkpoint, then dropping log entries in steps) and the
+///   reading of snapshots for followers run on their own queues, off the
+///   write path.
 public actor RaftNode {
     public nonisolated let id: NodeID
     private let core: RaftCore
     private let logStore: any LogStore
     private let stateStore: any StateStore
-    private let stateMachine: any StateMachine
     private let transport: any Transport
     private let options: RaftNodeOptions
     private let logger: Logger
@@ -80,20 +99,19 @@ public actor RaftNode {
     private var running = false
     private var stopped = false
     private var failure: RaftError?
-    private var tasks: [Task<Void, Never>] = []
-    private var inbox: AsyncStream<Message>.Continuation?
-    private var flushScheduled = false
-    /// True while `flush` works off Readies; a Ready's disk work is awaited,
-    /// so this keeps a second flush from starting meanwhile.
-    private var flushing = false
-    /// Set when something asked for a flush while one was running.
-    private var flushRequested = false
+    private let mailbox = Mailbox()
+    private let applier: ApplyStage
+    private var loop: Task<Void, Never>?
+    private var ticker: Task<Void, Never>?
+    /// Log writes (the synced appends, snapshot installs): one at a time, on a
+    /// Dispatch thread so an fsync never holds a thread of the cooperative pool.
+    private let io: BlockingIOQueue
+    /// Checkpoints and compaction, beside the log writes.
+    private let background: BlockingIOQueue
+    private var compaction: Task<Void, Never>?
     /// Applied index at the last compaction check.
     private var lastCompactionCheck: UInt64 = 0
-    /// Where the blocking store calls run, so an fsync never holds a thread
-    /// of Swift's cooperative pool (two threads on two cores, shared by every
-    /// node in the process).
-    private let io: BlockingIOQueue
+    private let snapshots: SnapshotSender
 
     private struct PendingProposal {
         var data: [UInt8]
@@ -107,13 +125,14 @@ public actor RaftNode {
     }
 
     private struct ReadWaiter {
-        var index: UInt64?
         var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<UInt64, any Error>
     }
 
     private var queuedProposals: [PendingProposal] = []
+    /// Proposals in the log, not yet handed to the apply stage, by index.
     private var waiters: [UInt64: Waiter] = [:]
+    /// ReadIndex requests waiting for the leader's confirmation, by context.
     private var reads: [[UInt8]: ReadWaiter] = [:]
     private var readCounter: UInt64 = 0
     private var assembler = SnapshotAssembler()
@@ -133,11 +152,11 @@ public actor RaftNode {
         self.id = id
         self.logStore = logStore
         self.stateStore = stateStore
-        self.stateMachine = stateMachine
         self.transport = transport
         self.options = options
         self.logger = logger ?? Logger(label: "raftlab.raft.node\(id)")
         io = BlockingIOQueue(label: "raftlab.raft.node\(id).io")
+        background = BlockingIOQueue(label: "raftlab.raft.node\(id).compaction")
         try ReadyPersistence.reconcile(log: logStore, state: stateStore)
         let applied = try stateStore.appliedPosition().index
         let membership = try CommittedEntryApplier.configuration(in: stateStore) ?? configuration
@@ -147,51 +166,58 @@ public actor RaftNode {
             maxApplyBytes: options.maxApplyBytes, preVote: options.preVote, checkQuorum: options.checkQuorum)
         let random = options.randomSeed.map { SplitMix64(seed: $0) } ?? SplitMix64()
         core = try RaftCore(config: config, storage: logStore, applied: applied, configuration: membership, random: random)
+        lastCompactionCheck = applied
+        let mailbox = self.mailbox
+        applier = ApplyStage(
+            label: "raftlab.raft.node\(id).apply", machine: stateMachine, store: stateStore, applied: applied,
+            onApplied: options.onApplied, onProgress: { mailbox.nudge() })
+        snapshots = SnapshotSender(
+            label: "raftlab.raft.node\(id).snapshots", store: stateStore, transport: transport,
+            maxChunkBytes: options.maxSnapshotChunkBytes, logger: self.logger)
     }
 
     /// Starts receiving messages and ticking.
     public func start() async throws {
         guard !running, !stopped else { return }
         running = true
-        let (stream, continuation) = AsyncStream<Message>.makeStream()
-        inbox = continuation
-        try await transport.start(receive: { message in continuation.yield(message) })
-        tasks.append(Task { [weak self] in
-            for await message in stream {
-                guard let self else { return }
-                await self.receive(message)
-            }
-        })
+        let mailbox = self.mailbox
+        try await transport.start(receive: { message in mailbox.post(message) })
         let interval = options.tickInterval
-        tasks.append(Task { [weak self] in
+        ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                guard let self, await self.tick() else { return }
+                mailbox.tick()
             }
-        })
+        }
+        loop = Task { await self.run() }
         logger.info("raft node started", metadata: ["id": "\(id)", "term": "\(core.term)", "applied": "\(core.appliedIndex)"])
-        scheduleFlush()
+        mailbox.nudge()
     }
 
-    /// Stops the node: pending operations fail with `.stopped`. The stores stay
-    /// open (the caller owns them).
+    /// Stops the node: pending operations fail with `.stopped`. Returns once
+    /// nothing of this node touches the stores any more (the loop, the apply
+    /// stage, compaction and snapshot reads are done), so the caller may
+    /// close them. The stores stay open (the caller owns them).
     public func stop() async {
         guard !stopped else { return }
         stopped = true
         running = false
-        for task in tasks { task.cancel() }
-        tasks = []
-        inbox?.finish()
-        inbox = nil
+        ticker?.cancel()
+        mailbox.close()
+        await loop?.value
         await transport.shutdown()
+        await applier.drain()
+        await compaction?.value
+        await snapshots.drain()
         failAll(.stopped)
+        applier.fail(.stopped)
         logger.info("raft node stopped", metadata: ["id": "\(id)"])
     }
 
     public var status: RaftStatus {
         let s = core.status
         return RaftStatus(
-            id: id, role: s.role, term: s.term, leader: s.leader, commitIndex: s.commit, appliedIndex: s.applied,
+            id: id, role: s.role, term: s.term, leader: s.leader, commitIndex: s.commit, appliedIndex: applier.applied,
             firstIndex: s.firstIndex, lastIndex: s.lastIndex, configuration: s.configuration, isRunning: running)
     }
 
@@ -203,7 +229,7 @@ public actor RaftNode {
         guard core.role == .leader else { throw RaftError.notLeader(leaderHint: core.status.leader) }
         return try await withCheckedThrowingContinuation { continuation in
             queuedProposals.append(PendingProposal(data: data, continuation: continuation))
-            scheduleFlush()
+            mailbox.nudge()
         }
     }
 
@@ -217,8 +243,8 @@ public actor RaftNode {
         try core.readIndex(context: context)
         let deadline = ContinuousClock.now + options.operationTimeout
         return try await withCheckedThrowingContinuation { continuation in
-            reads[context] = ReadWaiter(index: nil, deadline: deadline, continuation: continuation)
-            scheduleFlush()
+            reads[context] = ReadWaiter(deadline: deadline, continuation: continuation)
+            mailbox.nudge()
         }
     }
 
@@ -227,7 +253,7 @@ public actor RaftNode {
     public func transferLeadership(to target: NodeID) async throws {
         try checkRunning()
         try core.transferLeadership(to: target)
-        scheduleFlush()
+        mailbox.nudge()
         try await waitUntil { self.core.leader == target && self.core.role != .leader }
     }
 
@@ -269,9 +295,9 @@ public actor RaftNode {
         let index = try core.proposeConfigurationChange(change)
         let term = core.term
         let deadline = ContinuousClock.now + options.operationTimeout
-        scheduleFlush()
         _ = try await withCheckedThrowingContinuation { continuation in
             waiters[index] = Waiter(term: term, deadline: deadline, continuation: continuation)
+            mailbox.nudge()
         }
         logger.info("membership changed", metadata: ["change": "\(change)", "index": "\(index)"])
     }
@@ -286,90 +312,57 @@ public actor RaftNode {
         }
     }
 
-    private func receive(_ message: Message) {
-        guard running else { return }
-        do {
-            if message.kind == .snapshot, let chunk = message.snapshot {
-                guard let complete = assembler.add(chunk, from: message.from) else { return }
-                receivedSnapshots[complete.metadata.index] = (complete.metadata.term, complete.data)
-                var whole = message
-                whole.snapshot = SnapshotChunk(
-                    index: complete.metadata.index, term: complete.metadata.term,
-                    configuration: complete.metadata.configuration)
-                try core.step(whole)
-            } else {
-                try core.step(message)
-            }
-        } catch {
-            fail(error)
-            return
-        }
-        scheduleFlush()
-    }
-
-    /// Returns false once the node stopped.
-    private func tick() -> Bool {
-        guard running else { return false }
-        tickCount += 1
-        do {
-            try core.tick()
-        } catch {
-            fail(error)
-            return false
-        }
-        if tickCount % 10 == 0 { expireWaiters() }
-        scheduleFlush()
-        return true
-    }
-
-    private func scheduleFlush() {
-        if flushing {
-            // The running flush looks again before it ends.
-            flushRequested = true
-            return
-        }
-        guard !flushScheduled, running else { return }
-        flushScheduled = true
-        Task { await self.flush() }
-    }
-
-    /// Feeds queued proposals to the core and works off every Ready, one at a
-    /// time. The disk work of a Ready runs on `io` while this actor keeps
-    /// stepping messages and queueing proposals, which then share the next
-    /// Ready: one append and one sync for all of them (group commit).
-    private func flush() async {
-        flushScheduled = false
-        guard running, !flushing else { return }
-        flushing = true
-        defer { flushing = false }
-        do {
-            repeat {
-                flushRequested = false
-                try proposeQueued()
-                while running, let ready = try core.ready() {
+    /// The node's loop: one batch from the mailbox, then every Ready.
+    private func run() async {
+        while running, let batch = await mailbox.next() {
+            do {
+                try take(batch)
+                while running, let ready = try core.ready(maxCommittedBytes: applyBudget) {
                     try await handle(ready)
                     guard running else { return }
                     try core.advance(ready)
-                    try proposeQueued()
+                    // What arrived during the write joins the next Ready.
+                    try take(mailbox.take())
                 }
-                try await compactIfDue()
-            } while flushRequested && running
-        } catch {
-            fail(error)
+                startCompactionIfDue()
+            } catch {
+                fail(error)
+                return
+            }
         }
     }
 
-    /// Compacts the log once enough has been applied since the last check;
-    /// checking costs a trip to the I/O queue, so not on every flush.
-    private func compactIfDue() async throws {
-        let applied = core.appliedIndex
-        let every = max(1, options.snapshotThreshold / 8)
-        guard applied >= lastCompactionCheck + every else { return }
-        lastCompactionCheck = applied
-        let (log, state, threshold, keep) = (logStore, stateStore, options.snapshotThreshold, options.snapshotCatchUpEntries)
-        try await io.run {
-            try ReadyPersistence.compactIfNeeded(log: log, state: state, appliedIndex: applied, threshold: threshold, keep: keep)
+    /// Steps the batch's messages and ticks into the core and proposes what queued.
+    private func take(_ batch: Mailbox.Batch) throws {
+        if let failure = applier.failure { throw failure }
+        for message in batch.messages {
+            try step(message)
         }
+        for _ in 0..<batch.ticks {
+            tickCount += 1
+            try core.tick()
+            if tickCount % 10 == 0 { expireWaiters() }
+        }
+        try proposeQueued()
+    }
+
+    private func step(_ message: Message) throws {
+        if message.kind == .snapshot, let chunk = message.snapshot {
+            guard let complete = assembler.add(chunk, from: message.from) else { return }
+            receivedSnapshots[complete.metadata.index] = (complete.metadata.term, complete.data)
+            var whole = message
+            whole.snapshot = SnapshotChunk(
+                index: complete.metadata.index, term: complete.metadata.term,
+                configuration: complete.metadata.configuration)
+            try core.step(whole)
+        } else {
+            try core.step(message)
+        }
+    }
+
+    /// Committed bytes the apply stage can take now.
+    private var applyBudget: Int {
+        max(0, options.maxApplyBytes - applier.pendingBytes)
     }
 
     private func proposeQueued() throws {
@@ -392,52 +385,80 @@ public actor RaftNode {
 
     private func handle(_ ready: Ready) async throws {
         try send(ready.messages)
-        var snapshotData: [UInt8]?
-        if let snapshot = ready.snapshot {
-            guard let received = receivedSnapshots[snapshot.index], received.term == snapshot.term else {
-                throw RaftError.protocolViolation("no data for snapshot \(snapshot.index)/\(snapshot.term)")
-            }
-            snapshotData = received.data
-            receivedSnapshots = receivedSnapshots.filter { $0.key > snapshot.index }
-        }
-        if ready.mustPersist {
-            let (log, state, data) = (logStore, stateStore, snapshotData)
-            try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: data) }
-        }
-        if let snapshot = ready.snapshot {
-            logger.info("installed snapshot", metadata: ["index": "\(snapshot.index)", "term": "\(snapshot.term)"])
-            // Proposals covered by the snapshot may well have committed: their
-            // fate is unknown here, so they must not be reported as dropped
-            // (a client would retry and apply them twice). `.timeout` says
-            // "may still have taken effect".
-            for (index, waiter) in waiters where index <= snapshot.index {
-                waiters[index] = nil
-                waiter.continuation.resume(throwing: RaftError.timeout)
-            }
-        }
-        try send(ready.messagesAfterPersist)
         if !ready.committedEntries.isEmpty {
-            let (entries, machine, state) = (ready.committedEntries, stateMachine, stateStore)
-            let results = try await io.run { try CommittedEntryApplier.apply(entries, machine: machine, store: state) }
+            var proposals: [UInt64: ApplyStage.Proposal] = [:]
             for entry in ready.committedEntries {
-                guard let waiter = waiters.removeValue(forKey: entry.index) else { continue }
-                if waiter.term == entry.term {
-                    waiter.continuation.resume(returning: ProposalResult(
-                        index: entry.index, term: entry.term, result: results[entry.index] ?? []))
-                } else {
-                    waiter.continuation.resume(throwing: RaftError.proposalDropped)
+                if let waiter = waiters.removeValue(forKey: entry.index) {
+                    proposals[entry.index] = ApplyStage.Proposal(term: waiter.term, continuation: waiter.continuation)
                 }
             }
+            applier.submit(ready.committedEntries, proposals: proposals)
         }
+        if ready.mustSync {
+            let snapshotData = if let snapshot = ready.snapshot { try await prepareInstall(of: snapshot) } else { nil as [UInt8]? }
+            let (log, state) = (logStore, stateStore)
+            try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: snapshotData) }
+            if let snapshot = ready.snapshot { installed(snapshot) }
+        }
+        try send(ready.messagesAfterPersist)
         for state in ready.readStates {
-            reads[state.context]?.index = state.index
+            guard let read = reads.removeValue(forKey: state.context) else { continue }
+            applier.whenApplied(state.index, read.continuation)
         }
-        let applied = max(ready.committedEntries.last?.index ?? 0, ready.snapshot?.index ?? 0, core.appliedIndex)
-        for (context, read) in reads {
-            if let index = read.index, index <= applied {
-                reads[context] = nil
-                read.continuation.resume(returning: index)
+    }
+
+    /// The data of a snapshot from the leader, once nothing else touches the
+    /// state store: every entry handed over before it is applied, and no
+    /// compaction runs.
+    private func prepareInstall(of snapshot: SnapshotMetadata) async throws -> [UInt8] {
+        guard let received = receivedSnapshots[snapshot.index], received.term == snapshot.term else {
+            throw RaftError.protocolViolation("no data for snapshot \(snapshot.index)/\(snapshot.term)")
+        }
+        receivedSnapshots = receivedSnapshots.filter { $0.key > snapshot.index }
+        await applier.drain()
+        await compaction?.value
+        return received.data
+    }
+
+    /// The snapshot replaced the state store and cut the log.
+    private func installed(_ snapshot: SnapshotMetadata) {
+        applier.installed(through: snapshot.index)
+        lastCompactionCheck = snapshot.index
+        logger.info("installed snapshot", metadata: ["index": "\(snapshot.index)", "term": "\(snapshot.term)"])
+        // Proposals covered by the snapshot may well have committed: their
+        // fate is unknown here, so they must not be reported as dropped
+        // (a client would retry and apply them twice). `.timeout` says
+        // "may still have taken effect".
+        for (index, waiter) in waiters where index <= snapshot.index {
+            waiters[index] = nil
+            waiter.continuation.resume(throwing: RaftError.timeout)
+        }
+    }
+
+    /// Starts a checkpoint and compaction in the background once enough was
+    /// applied since the last look; appends and applies go on meanwhile.
+    private func startCompactionIfDue() {
+        let applied = applier.applied
+        let every = max(1, options.snapshotThreshold / 8)
+        guard compaction == nil, applied >= lastCompactionCheck + every else { return }
+        lastCompactionCheck = applied
+        let (log, state, queue) = (logStore, stateStore, background)
+        let (threshold, keep, step) = (options.snapshotThreshold, options.snapshotCatchUpEntries, options.compactionStep)
+        compaction = Task {
+            let outcome = await Result {
+                try await queue.run {
+                    try ReadyPersistence.compactIfNeeded(
+                        log: log, state: state, appliedIndex: applied, threshold: threshold, keep: keep, step: step)
+                }
             }
+            self.compactionDone(outcome)
+        }
+    }
+
+    private func compactionDone(_ outcome: Result<Bool, any Error>) {
+        compaction = nil
+        if case .failure(let error) = outcome, running {
+            fail(error)
         }
     }
 
@@ -447,20 +468,14 @@ public actor RaftNode {
         outgoing.reserveCapacity(messages.count)
         for message in messages {
             if message.kind == .snapshot {
-                // The core asks for a snapshot: stream the state store's, in chunks.
-                let chunks = try SnapshotStream.chunks(
-                    of: stateStore, fallback: core.configuration, maxChunkBytes: options.maxSnapshotChunkBytes)
-                logger.info("sending snapshot", metadata: ["to": "\(message.to)", "index": "\(chunks[0].index)", "chunks": "\(chunks.count)"])
-                for chunk in chunks {
-                    var piece = message
-                    piece.snapshot = chunk
-                    outgoing.append(piece)
-                }
+                // The core asks for a snapshot: read and stream the state
+                // store's off this loop.
+                snapshots.send(message, fallback: core.configuration)
             } else {
                 outgoing.append(message)
             }
         }
-        transport.send(outgoing)
+        if !outgoing.isEmpty { transport.send(outgoing) }
     }
 
     private func expireWaiters() {
@@ -476,15 +491,15 @@ public actor RaftNode {
     }
 
     private func fail(_ error: any Error) {
-        let raftError: RaftError =
-            if let error = error as? RaftError { error } else if let error = error as? StorageError { .storage(error) } else { .protocolViolation("\(error)") }
+        let raftError = RaftError(error)
+        guard !stopped else { return }
         logger.error("raft node failed; stopping", metadata: ["error": "\(raftError)"])
         failure = raftError
         running = false
-        for task in tasks { task.cancel() }
-        tasks = []
-        inbox?.finish()
+        ticker?.cancel()
+        mailbox.close()
         failAll(raftError)
+        applier.fail(raftError)
     }
 
     private func failAll(_ error: RaftError) {
@@ -494,5 +509,11 @@ public actor RaftNode {
         waiters = [:]
         for read in reads.values { read.continuation.resume(throwing: error) }
         reads = [:]
+    }
+}
+
+extension Result where Failure == any Error {
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
