@@ -213,7 +213,7 @@ final class LevelDBDatabase: Sendable {
             if reader.started { reader.iterator.next() }
             reader.started = true
             let pair = try reader.iterator.current()
-            if pair.map({ !$0.key.lexicographicallyPrecedes(reader.end) }) ?? true { reader.finished = true }
+            if pair.map({ !$0.key.sortsBefore(reader.end) }) ?? true { reader.finished = true }
             table.open[id] = reader
             return reader.finished ? nil : pair
         }
