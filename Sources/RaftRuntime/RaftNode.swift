@@ -56,6 +56,8 @@ public struct RaftStatus: Sendable, Hashable {
     public var lastIndex: UInt64
     public var configuration: ClusterConfiguration
     public var isRunning: Bool
+    /// Messages from nodes of another cluster, dropped unread.
+    public var foreignMessagesDropped: UInt64 = 0
 }
 
 /// A committed and applied proposal.
@@ -138,6 +140,8 @@ public actor RaftNode {
     private var assembler = SnapshotAssembler()
     private var receivedSnapshots: [UInt64: (term: UInt64, data: [UInt8])] = [:]
     private var tickCount: UInt64 = 0
+    private var foreignMessagesDropped: UInt64 = 0
+    private var foreignWarnings: [NodeID: ContinuousClock.Instant] = [:]
 
     /// Opens a node over its stores: a new node starts with `configuration`
     /// (the bootstrap membership; empty for a node that will join a running
@@ -158,8 +162,22 @@ public actor RaftNode {
         io = BlockingIOQueue(label: "raftlab.raft.node\(id).io")
         background = BlockingIOQueue(label: "raftlab.raft.node\(id).compaction")
         try ReadyPersistence.reconcile(log: logStore, state: stateStore)
+        let bootstrapped = try Bootstrap.bootstrapIfNew(log: logStore, state: stateStore, configuration: configuration)
+        let stored = try Bootstrap.storedConfiguration(log: logStore, state: stateStore)
         let applied = try stateStore.appliedPosition().index
-        let membership = try CommittedEntryApplier.configuration(in: stateStore) ?? configuration
+        let membership = stored ?? configuration
+        if !bootstrapped, let stored, !configuration.voters.isEmpty,
+            stored.voters != configuration.voters || stored.learners != configuration.learners
+                || stored.clusterID != configuration.clusterID
+        {
+            // The stores are the truth: a config file may be out of date (after
+            // membership changes) or belong to another cluster.
+            self.logger.notice(
+                "starting with the membership the stores hold, not the one configured",
+                metadata: [
+                    "stored": "\(Self.describe(stored))", "configured": "\(Self.describe(configuration))",
+                ])
+        }
         let config = RaftCoreConfig(
             id: id, electionTick: options.electionTicks, heartbeatTick: options.heartbeatTicks,
             maxMessageBytes: options.maxMessageBytes, maxInflightMessages: options.maxInflightMessages,
@@ -218,7 +236,12 @@ public actor RaftNode {
         let s = core.status
         return RaftStatus(
             id: id, role: s.role, term: s.term, leader: s.leader, commitIndex: s.commit, appliedIndex: applier.applied,
-            firstIndex: s.firstIndex, lastIndex: s.lastIndex, configuration: s.configuration, isRunning: running)
+            firstIndex: s.firstIndex, lastIndex: s.lastIndex, configuration: s.configuration, isRunning: running,
+            foreignMessagesDropped: foreignMessagesDropped)
+    }
+
+    static func describe(_ configuration: ClusterConfiguration) -> String {
+        "voters \(configuration.voters.sorted()), learners \(configuration.learners.sorted()), cluster \(String(configuration.clusterID, radix: 16))"
     }
 
     // MARK: Client operations
@@ -338,7 +361,11 @@ public actor RaftNode {
         for message in batch.messages {
             try step(message)
         }
-        for _ in 0..<batch.ticks {
+        // Ticks that piled up while the loop was busy count as one, as a Go
+        // ticker drops them for etcd: replayed as a burst after a stall, they
+        // would fire election timeouts although the heartbeats that arrived
+        // meanwhile are in this very batch.
+        for _ in 0..<min(batch.ticks, 1) {
             tickCount += 1
             try core.tick()
             if tickCount % 10 == 0 { expireWaiters() }
@@ -347,6 +374,11 @@ public actor RaftNode {
     }
 
     private func step(_ message: Message) throws {
+        let cluster = core.configuration.clusterID
+        if cluster != 0, message.clusterID != 0, message.clusterID != cluster {
+            dropForeign(message)
+            return
+        }
         if message.kind == .snapshot, let chunk = message.snapshot {
             guard let complete = assembler.add(chunk, from: message.from) else { return }
             receivedSnapshots[complete.metadata.index] = (complete.metadata.term, complete.data)
@@ -358,6 +390,21 @@ public actor RaftNode {
         } else {
             try core.step(message)
         }
+    }
+
+    /// A message of another cluster: never stepped, and said so (at most
+    /// once a minute per sender, so a misconfigured peer cannot flood the log).
+    private func dropForeign(_ message: Message) {
+        foreignMessagesDropped += 1
+        let now = ContinuousClock.now
+        if let last = foreignWarnings[message.from], now - last < .seconds(60) { return }
+        foreignWarnings[message.from] = now
+        logger.warning(
+            "dropped a message from another cluster",
+            metadata: [
+                "from": "\(message.from)", "their_cluster": "\(String(message.clusterID, radix: 16))",
+                "our_cluster": "\(String(core.configuration.clusterID, radix: 16))", "kind": "\(message.kind)",
+            ])
     }
 
     /// Committed bytes the apply stage can take now.
@@ -466,7 +513,9 @@ public actor RaftNode {
         guard !messages.isEmpty else { return }
         var outgoing: [Message] = []
         outgoing.reserveCapacity(messages.count)
-        for message in messages {
+        let cluster = core.configuration.clusterID
+        for var message in messages {
+            message.clusterID = cluster
             if message.kind == .snapshot {
                 // The core asks for a snapshot: read and stream the state
                 // store's off this loop.
