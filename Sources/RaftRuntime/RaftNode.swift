@@ -137,6 +137,9 @@ public actor RaftNode {
     /// ReadIndex requests waiting for the leader's confirmation, by context.
     private var reads: [[UInt8]: ReadWaiter] = [:]
     private var readCounter: UInt64 = 0
+    /// Drawn anew by every instance: read contexts of an earlier run of this
+    /// node (whose responses may still be queued somewhere) never match ours.
+    private let bootNonce = UInt64.random(in: 1...UInt64.max)
     private var assembler = SnapshotAssembler()
     private var receivedSnapshots: [UInt64: (term: UInt64, data: [UInt8])] = [:]
     private var tickCount: UInt64 = 0
@@ -262,7 +265,7 @@ public actor RaftNode {
     public func readIndex() async throws -> UInt64 {
         try checkRunning()
         readCounter += 1
-        let context = id.bigEndianBytes + readCounter.bigEndianBytes
+        let context = id.bigEndianBytes + bootNonce.bigEndianBytes + readCounter.bigEndianBytes
         try core.readIndex(context: context)
         let deadline = ContinuousClock.now + options.operationTimeout
         return try await withCheckedThrowingContinuation { continuation in
@@ -478,7 +481,7 @@ public actor RaftNode {
         // "may still have taken effect".
         for (index, waiter) in waiters where index <= snapshot.index {
             waiters[index] = nil
-            waiter.continuation.resume(throwing: RaftError.timeout)
+            waiter.continuation.resume(throwing: RaftError.outcomeUnknown("a snapshot from the leader replaced the state"))
         }
     }
 
@@ -551,10 +554,13 @@ public actor RaftNode {
         applier.fail(raftError)
     }
 
+    /// Fails everything waiting. Queued proposals never reached the log (safe
+    /// to retry); proposals in the log may still commit elsewhere, so their
+    /// outcome is unknown.
     private func failAll(_ error: RaftError) {
         for proposal in queuedProposals { proposal.continuation.resume(throwing: error) }
         queuedProposals = []
-        for waiter in waiters.values { waiter.continuation.resume(throwing: error) }
+        for waiter in waiters.values { waiter.continuation.resume(throwing: RaftError.outcomeUnknown("\(error)")) }
         waiters = [:]
         for read in reads.values { read.continuation.resume(throwing: error) }
         reads = [:]

@@ -5,6 +5,7 @@ import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import StorageFaults
+import Synchronization
 import Testing
 
 /// A key-value state machine for runtime tests: a command is `key=value`;
@@ -203,6 +204,50 @@ struct RuntimeTests {
         let readOnFollower = try await cluster.nodes[follower]!.readIndex()
         #expect(readOnFollower >= written.index)
         #expect(try cluster.value("colour", on: follower) == "blue")
+        await cluster.stopAll()
+    }
+
+    /// A follower asks for a read index, its response is held back, and the
+    /// follower restarts. After a newer write, the restarted follower asks
+    /// again and the old response finally arrives: it must not answer the
+    /// new read (it names an index from before the write), since read
+    /// contexts carry a per-boot nonce.
+    @Test("A restarted node's strong read is never answered by a response meant for its previous run")
+    func readIndexAcrossRestart() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("r=1")
+        let leader = try await cluster.leader()
+        let leaderID = leader.id
+        let follower = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        let held = Mutex<[Message]>([])
+        cluster.network.setFilter { message in
+            guard message.kind == .readIndexResponse, message.to == follower else { return true }
+            held.withLock { $0.append(message) }
+            return false
+        }
+        let staleRead = Task { try await cluster.nodes[follower]!.readIndex() }
+        while held.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(2)) }
+        await cluster.stop(follower)
+        _ = try? await staleRead.value
+        let written = try await cluster.propose("r=2")
+        try await cluster.start(follower)
+        try await cluster.waitApplied(written.index, on: [follower])
+        let freshRead = Task { try await cluster.nodes[follower]!.readIndex() }
+        // Let the new request reach the leader (its response is held too),
+        // then deliver the response meant for the follower's previous run.
+        while held.withLock({ $0.count < 2 }) { try await Task.sleep(for: .milliseconds(2)) }
+        let stale = held.withLock { $0[0] }
+        cluster.network.setFilter(nil)
+        cluster.network.transport(for: leaderID).send([stale])
+        try await Task.sleep(for: .milliseconds(50))
+        // The held fresh response is gone: the follower retries only through
+        // a new request; deliver the genuine one now.
+        let fresh = held.withLock { $0[1] }
+        cluster.network.transport(for: leaderID).send([fresh])
+        let index = try await freshRead.value
+        #expect(index >= written.index, "a stale response answered the read: index \(index) < \(written.index)")
+        #expect(stale.logIndex < written.index)
         await cluster.stopAll()
     }
 
