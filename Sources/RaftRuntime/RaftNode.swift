@@ -221,7 +221,8 @@ public actor RaftNode {
                 try? FileSystem.removeTree(staging + "/" + name)
             }
         }
-        receiver = SnapshotReceiver(stagingDirectory: options.snapshotStagingDirectory)
+        // Staged data is kept as the state store keeps its own (sealed, for an encrypting store).
+        receiver = SnapshotReceiver(stagingDirectory: options.snapshotStagingDirectory, sealer: stateStore.stagingSealer)
     }
 
     /// Starts receiving messages and ticking.

@@ -103,7 +103,8 @@ public enum StagedSnapshot: Sendable {
             var source = SnapshotStream.Reader(data)
             try store.restore(from: &source, position: position)
         case .file(let path):
-            var source = try StagedFileReader(path: path)
+            // Written by a `SnapshotReceiver` for this store, so sealed (or not) as the store says.
+            var source = try StagedFileReader(path: path, sealer: store.stagingSealer)
             try store.restore(from: &source, position: position)
         }
     }
@@ -115,6 +116,8 @@ public enum StagedSnapshot: Sendable {
 }
 
 /// Reads length-prefixed pairs from a staging file through a bounded buffer.
+/// With a sealer the file is a sequence of sealed frames (`u32 length,
+/// sealed bytes`, one per chunk received), unsealed one at a time.
 struct StagedFileReader: KeyValueSource {
     private final class Descriptor {
         let value: Int32
@@ -128,10 +131,13 @@ struct StagedFileReader: KeyValueSource {
     private var buffer: [UInt8] = []
     private var position = 0
     private var atEnd = false
+    private let sealer: (any StagingSealer)?
+    private var frame: UInt64 = 0
     private static let readSize = 1 << 20
 
-    init(path: String) throws {
+    init(path: String, sealer: (any StagingSealer)? = nil) throws {
         self.path = path
+        self.sealer = sealer
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
         file = Descriptor(descriptor)
@@ -143,6 +149,12 @@ struct StagedFileReader: KeyValueSource {
         buffer.removeSubrange(0..<position)
         position = 0
         while buffer.count < count && !atEnd {
+            if let sealer {
+                guard let sealed = try readFrame() else { atEnd = true; break }
+                buffer.append(contentsOf: try sealer.unseal(sealed, frame: frame))
+                frame += 1
+                continue
+            }
             let want = max(Self.readSize, count - buffer.count)
             var chunk = [UInt8](repeating: 0, count: want)
             let read = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, want) }
@@ -153,6 +165,35 @@ struct StagedFileReader: KeyValueSource {
             if read == 0 { atEnd = true } else { buffer.append(contentsOf: chunk[0..<read]) }
         }
         return buffer.count - position >= count
+    }
+
+    /// The next sealed frame, or nil at the end of the file.
+    private func readFrame() throws -> [UInt8]? {
+        guard let header = try readExactly(4) else { return nil }
+        let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
+        guard let sealed = try readExactly(length) else {
+            throw RaftError.protocolViolation("truncated snapshot data in \(path)")
+        }
+        return sealed
+    }
+
+    /// `count` bytes from the file, nil at its end; a partial read at the end is truncation.
+    private func readExactly(_ count: Int) throws -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let read = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + done, count - done) }
+            if read < 0 {
+                if errno == EINTR { continue }
+                throw StorageError.io(operation: "read", path: path, errno: errno)
+            }
+            if read == 0 {
+                if done == 0 { return nil }
+                throw RaftError.protocolViolation("truncated snapshot data in \(path)")
+            }
+            done += read
+        }
+        return bytes
     }
 
     private mutating func readLengthPrefixed() throws -> [UInt8] {
@@ -193,17 +234,22 @@ public struct SnapshotReceiver: Sendable {
         var file: Int32 = -1
         var path: String?
         var early: [UInt64: SnapshotChunk] = [:]
+        /// Sealed frames written so far.
+        var frames: UInt64 = 0
     }
 
     /// Where staging files go; nil keeps snapshots in memory.
     public let stagingDirectory: String?
+    /// Seals what goes into staging files (the state store's `stagingSealer`).
+    public let sealer: (any StagingSealer)?
     /// Chunks held ahead of the prefix at most (a sender keeps few in flight).
     public var maxEarlyChunks = 64
     private var incoming: Incoming?
     private var counter: UInt64 = 0
 
-    public init(stagingDirectory: String? = nil) {
+    public init(stagingDirectory: String? = nil, sealer: (any StagingSealer)? = nil) {
         self.stagingDirectory = stagingDirectory
+        self.sealer = sealer
     }
 
     /// Bytes of the snapshot being received that are written so far: what
@@ -248,10 +294,18 @@ public struct SnapshotReceiver: Sendable {
 
     private func write(_ data: [UInt8], to current: inout Incoming) throws {
         if current.file >= 0, let path = current.path {
+            var bytes = data
+            if let sealer, !data.isEmpty {
+                let sealed = try sealer.seal(data, frame: current.frames)
+                current.frames += 1
+                var writer = BinaryWriter(capacity: sealed.count + 4)
+                writer.write(lengthPrefixed: sealed)
+                bytes = writer.bytes
+            }
             var offset = 0
-            while offset < data.count {
-                let written = data.withUnsafeBytes { raw in
-                    Glibc.write(current.file, raw.baseAddress! + offset, data.count - offset)
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { raw in
+                    Glibc.write(current.file, raw.baseAddress! + offset, bytes.count - offset)
                 }
                 if written < 0 {
                     if errno == EINTR { continue }

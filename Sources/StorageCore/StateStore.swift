@@ -206,10 +206,27 @@ public protocol StateStore: AnyObject, Sendable {
     /// Syncs issued so far (see `LogStore.syncCount`).
     var syncCount: UInt64 { get }
 
+    /// How data bound for this store is kept while it waits on disk outside
+    /// it (a snapshot from the leader is staged in a file before `restore`
+    /// reads it): nil keeps it as it came, which is what a store that keeps
+    /// its own data in the clear wants; an encrypting store seals it.
+    var stagingSealer: (any StagingSealer)? { get }
+
     func close() throws
 }
 
+/// Seals the bytes of a staging file piece by piece, so that what a store
+/// protects at rest is protected while it is staged too. `frame` numbers the
+/// pieces of one file from 0: a piece unsealed under another number fails,
+/// so pieces cannot be reordered. Unsealing a piece that was altered throws.
+public protocol StagingSealer: Sendable {
+    func seal(_ bytes: [UInt8], frame: UInt64) throws -> [UInt8]
+    func unseal(_ bytes: [UInt8], frame: UInt64) throws -> [UInt8]
+}
+
 extension StateStore {
+    public var stagingSealer: (any StagingSealer)? { nil }
+
     public func scan(_ range: KeyRange) throws -> [KeyValue] {
         try scan(range, limit: .max)
     }

@@ -21,6 +21,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case engine(backend: String, message: String)
     /// No backend is registered under this name.
     case unknownBackend(name: String, known: [String])
+    /// The store is encrypted and was opened without its key or with
+    /// another one, or it is not encrypted and was opened with a key.
+    case encryption(directory: String, problem: String)
     /// The store was closed.
     case closed
 
@@ -46,6 +49,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(backend) error: \(message)"
         case let .unknownBackend(name, known):
             "unknown storage backend '\(name)'; known backends: \(known.joined(separator: ", "))"
+        case let .encryption(directory, problem):
+            "cannot open the store in \(directory): \(problem)"
         case .closed:
             "the store is closed"
         }
