@@ -5,11 +5,13 @@
 // to see the architecture:
 //
 //   StorageCore      the LogStore / StateStore protocols, shared types, registry
+//   EncryptedStorage encryption at rest (AES-256-GCM) over any backend, behind the storage seam
 //   CLMDB, CLevelDB  system-library shims for liblmdb and libleveldb
 //   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb)
 //   RaftLabBackends  the one place that links every backend and registers it by name
 //   Raft             the consensus core (pure state machine) and its runtime
-//   RaftTCPTransport the SwiftNIO transport for one process per node
+//   RaftTCPTransport the SwiftNIO transport for one process per node (optionally mutual TLS)
+//   RaftLabTLS       TLS contexts from PEM files (reloadable), node identities, `raftlab certs`
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
@@ -39,6 +41,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        // Security (issue 15): TLS, certificates, encryption at rest. Already in the
+        // graph through Hummingbird; named here because RaftLab imports them.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
     ],
     targets: [
         // MARK: Storage core (protocols and shared types only, no engine code)
@@ -58,6 +66,9 @@ let package = Package(
             "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
         ]),
 
+        // Encryption at rest over any backend: a wrapper behind the storage seam.
+        .target(name: "EncryptedStorage", dependencies: ["StorageCore", .product(name: "Crypto", package: "swift-crypto")]),
+
         // Fault models over any store: power cuts that drop what was never synced.
         .target(name: "StorageFaults", dependencies: ["StorageCore"]),
 
@@ -70,6 +81,17 @@ let package = Package(
             "Raft", "RaftRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // TLS material: contexts from PEM files (reloaded on SIGHUP), node identities, certificate making.
+        .target(name: "RaftLabTLS", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -79,6 +101,8 @@ let package = Package(
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
             "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL",
+            "EncryptedStorage", "RaftLabTLS",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
@@ -86,8 +110,11 @@ let package = Package(
 
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore",
+            "RaftLabNode", "NoSQL", "StorageCore", "RaftLabTLS",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -106,12 +133,15 @@ let package = Package(
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
             "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL", "RaftLabServer",
+            "EncryptedStorage", "RaftLabTLS",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
             "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
+            "EncryptedStorage", "RaftLabTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -134,7 +164,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftLabTLS",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -149,6 +179,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Encryption at rest, mutual TLS, certificates, whole clusters with the protections on.
+        .testTarget(name: "SecurityTests", dependencies: [
+            "EncryptedStorage", "RaftLabTLS", "RaftTCPTransport", "RaftLabNode", "RaftLabBackends", "MemoryBackend",
+            "StorageCore", "Raft", "RaftRuntime", "NoSQL",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
