@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Raft
 import RaftRuntime
 import Synchronization
@@ -121,6 +122,12 @@ final class PeerLink: Sendable {
                 // that close() can abort the attempt instead of waiting it out.
                 self.connectionStarting(channel, generation: generation)
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls = self.configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.clientContext(), serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(OutboundPeerVerifier(
+                            expected: self.peerID, identify: tls.identify, counters: self.counters, logger: self.logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(OutboundConnectionHandler(link: self))
                 }
             }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Raft
 import RaftRuntime
 import Synchronization
@@ -113,6 +114,8 @@ public final class TCPTransport: Transport {
         let counters = self.counters
         let logger = self.logger
         let nodeID = self.nodeID
+        let tls = configuration.tls
+        let isMember: @Sendable (NodeID) -> Bool = { [weak self] id in self?.peers[id] != nil }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -121,7 +124,11 @@ public final class TCPTransport: Transport {
                 guard let self, self.registerInbound(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.serverContext())) }
                     try pipeline.addHandler(ByteToMessageHandler(MessageFrameByteDecoder(codec: codec, counters: counters)))
+                    if let tls {
+                        try pipeline.addHandler(PeerAuthenticationHandler(tls: tls, isMember: isMember, counters: counters, logger: logger))
+                    }
                     try pipeline.addHandler(InboundMessageHandler(
                         localID: nodeID, receive: receive, counters: counters, logger: logger
                     ))

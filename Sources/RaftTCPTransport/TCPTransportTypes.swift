@@ -49,6 +49,8 @@ public struct TCPTransportConfiguration: Sendable {
     /// Threads of the event loop group the transport creates when the caller
     /// passes none.
     public var eventLoopThreads = 1
+    /// Mutual TLS on every connection (nil: plain TCP).
+    public var tls: TransportTLS? = nil
 
     public init() {}
 }
@@ -77,6 +79,9 @@ public struct TCPTransportStats: Sendable, Hashable {
     public var connectFailures: UInt64 = 0
     /// Outbound connections established after an earlier failure or loss.
     public var reconnects: UInt64 = 0
+    /// Connections refused by TLS: a failed handshake, a certificate naming
+    /// no member (or not the peer dialled), a message from another node.
+    public var peersRefused: UInt64 = 0
 
     public init() {}
 
@@ -111,6 +116,7 @@ final class TransportCounters: Sendable {
     let connectionsAccepted = Atomic<UInt64>(0)
     let connectFailures = Atomic<UInt64>(0)
     let reconnects = Atomic<UInt64>(0)
+    let peersRefused = Atomic<UInt64>(0)
 
     func snapshot() -> TCPTransportStats {
         var stats = TCPTransportStats()
@@ -126,6 +132,7 @@ final class TransportCounters: Sendable {
         stats.connectionsAccepted = connectionsAccepted.load(ordering: .relaxed)
         stats.connectFailures = connectFailures.load(ordering: .relaxed)
         stats.reconnects = reconnects.load(ordering: .relaxed)
+        stats.peersRefused = peersRefused.load(ordering: .relaxed)
         return stats
     }
 }
