@@ -15,6 +15,8 @@ extension ClusterConfig {
     ///     sync = true
     ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply
     ///     data_dir = "data"     # relative paths are relative to the working directory
+    ///     encryption = "aes-256-gcm"        # optional, with:
+    ///     encryption_key_file = "storage.key"
     ///     [storage.lmdb]        # optional backend settings
     ///     map_size = 1073741824
     ///     [engine]              # optional: tick_ms, election_ticks, heartbeat_ticks,
@@ -25,6 +27,8 @@ extension ClusterConfig {
     ///     raft_addr = "127.0.0.1:9100"
     ///     http_addr = "127.0.0.1:8100"
     ///     [bench]               # optional: read by `raftlab bench --config`
+    ///     [tls]                 # optional: ca_file, cert_file, key_file ({id} = node id), https
+    ///     [auth]                # optional: open_status_and_metrics, [[auth.tokens]] token + role
     public static func load(path: String) throws -> ClusterConfig {
         let bytes: Bytes?
         do { bytes = try FileSystem.readFile(path) } catch let error as StorageError {
@@ -58,6 +62,15 @@ extension ClusterConfig {
                 config.storage.stateSync = parsed
             }
             config.storage.dataDirectory = try storage.string("data_dir") ?? config.storage.dataDirectory
+            let encryption = try storage.string("encryption")
+            let keyFile = try storage.string("encryption_key_file")
+            switch (encryption, keyFile) {
+            case (nil, nil), ("none", nil): break
+            case let (algorithm?, keyFile?) where algorithm != "none":
+                config.storage.encryption = Encryption(algorithm: algorithm, keyFile: keyFile)
+            case (_, nil): throw ConfigError.invalid("storage.encryption needs storage.encryption_key_file (32 bytes; `raftlab certs init` writes one)")
+            case (_, _?): throw ConfigError.invalid("storage.encryption_key_file is set but storage.encryption is not (\"aes-256-gcm\")")
+            }
             for name in storage.remainingKeys {
                 guard var settings = try storage.table(name) else { continue }
                 config.storage.settings[name] = try settings.scalars().mapValues(\.description)
@@ -88,6 +101,27 @@ extension ClusterConfig {
         }
         if var bench = try reader.table("bench") {
             config.bench = try bench.scalars()
+        }
+        if var tls = try reader.table("tls") {
+            guard let ca = try tls.string("ca_file"), let cert = try tls.string("cert_file"), let key = try tls.string("key_file") else {
+                throw ConfigError.invalid("[tls] needs ca_file, cert_file and key_file (`{id}` in a path stands for the node id)")
+            }
+            config.tls = TLS(caFile: ca, certificateFile: cert, keyFile: key, https: try tls.bool("https") ?? true)
+            try tls.finish()
+        }
+        if var auth = try reader.table("auth") {
+            for var entry in try auth.tableArray("tokens") {
+                guard let token = try entry.string("token"), let role = try entry.string("role") else {
+                    throw ConfigError.invalid("\(entry.path) needs token and role")
+                }
+                guard let parsed = Role(rawValue: role) else {
+                    throw ConfigError.invalid("\(entry.path).role must be read, write or admin, got '\(role)'")
+                }
+                config.auth.tokens.append(Token(token: token, role: parsed))
+                try entry.finish()
+            }
+            config.auth.openStatusAndMetrics = try auth.bool("open_status_and_metrics") ?? false
+            try auth.finish()
         }
         try reader.finish()
         return config

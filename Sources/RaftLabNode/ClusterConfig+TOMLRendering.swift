@@ -15,6 +15,10 @@ extension ClusterConfig {
         out += "sync = \(storage.sync)\n"
         out += "state_sync = \(TOMLText.string(storage.stateSync.rawValue))\n"
         out += "data_dir = \(TOMLText.string(storage.dataDirectory))\n"
+        if let encryption = storage.encryption {
+            out += "encryption = \(TOMLText.string(encryption.algorithm))\n"
+            out += "encryption_key_file = \(TOMLText.string(encryption.keyFile))\n"
+        }
         for backend in storage.settings.keys.sorted() {
             let settings = storage.settings[backend] ?? [:]
             out += "\n[storage.\(TOMLText.key(backend))]\n"
@@ -37,6 +41,22 @@ extension ClusterConfig {
             out += "id = \(node.id)\n"
             out += "raft_addr = \(TOMLText.string(node.raftAddress.description))\n"
             out += "http_addr = \(TOMLText.string(node.httpAddress.description))\n"
+        }
+        if let tls {
+            out += "\n[tls]\n"
+            out += "ca_file = \(TOMLText.string(tls.caFile))\n"
+            out += "cert_file = \(TOMLText.string(tls.certificateFile))\n"
+            out += "key_file = \(TOMLText.string(tls.keyFile))\n"
+            out += "https = \(tls.https)\n"
+        }
+        if auth != Auth() {
+            out += "\n[auth]\n"
+            out += "open_status_and_metrics = \(auth.openStatusAndMetrics)\n"
+            for token in auth.tokens {
+                out += "\n[[auth.tokens]]\n"
+                out += "token = \(TOMLText.string(token.token))\n"
+                out += "role = \(TOMLText.string(token.role.rawValue))\n"
+            }
         }
         if !bench.isEmpty {
             out += "\n[bench]\n"

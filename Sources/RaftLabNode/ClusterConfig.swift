@@ -22,6 +22,8 @@ public struct ClusterConfig: Sendable, Hashable {
         public var dataDirectory: String = "data"
         /// Per-backend settings, e.g. `[storage.lmdb] map_size = 1073741824`.
         public var settings: [String: [String: String]] = [:]
+        /// Encryption at rest of both stores, whatever their backends (nil: none).
+        public var encryption: Encryption?
 
         public init() {}
 
@@ -78,6 +80,10 @@ public struct ClusterConfig: Sendable, Hashable {
     public var clusterName = "raftlab"
     /// The raw `[bench]` table, interpreted by the benchmark runner.
     public var bench: [String: ConfigValue] = [:]
+    /// Mutual TLS between nodes and HTTPS for clients (nil: plaintext).
+    public var tls: TLS?
+    /// Bearer tokens and their roles (none: the API is open).
+    public var auth = Auth()
 
     public init(nodes: [Node]) {
         self.nodes = nodes
@@ -134,6 +140,7 @@ public struct ClusterConfig: Sendable, Hashable {
         guard engine.snapshotEntries > 0, engine.snapshotKeepEntries >= 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
             throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive, snapshot_keep_entries not negative")
         }
+        try validateSecurity()
     }
 }
 

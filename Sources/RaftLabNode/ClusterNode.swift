@@ -38,7 +38,8 @@ public final class ClusterNode: NoSQLService {
         self.config = config
         limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
         machine = NoSQLStateMachine(limits: limits)
-        let stores = try registry.openStores(config.storage.storageConfig(forNode: id))
+        // With [storage] encryption, every backend is opened through encryption at rest.
+        let stores = try config.storeRegistry(registry).openStores(config.storage.storageConfig(forNode: id))
         logStore = stores.log
         stateStore = stores.state
         var options = RaftNodeOptions()

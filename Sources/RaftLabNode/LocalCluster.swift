@@ -2,6 +2,7 @@ import Logging
 import Raft
 import RaftRuntime
 import RaftLabBackends
+import RaftLabTLS
 import RaftTCPTransport
 import StorageCore
 import Synchronization
@@ -89,15 +90,22 @@ public final class LocalCluster: Sendable {
 
 extension ClusterNode {
     /// A TCP transport for node `id` of `config`: it listens on the node's
-    /// raft_addr and knows every peer's.
-    public static func tcpTransport(for id: UInt64, config: ClusterConfig, logger: Logger? = nil) throws -> TCPTransport {
+    /// raft_addr and knows every peer's. With `[tls]`, every connection is
+    /// mutual TLS from `tls` (loaded from the config's files when nil).
+    public static func tcpTransport(
+        for id: UInt64, config: ClusterConfig, tls: TLSContexts? = nil, logger: Logger? = nil
+    ) throws -> TCPTransport {
         let me = try config.node(id)
         var peers: [NodeID: PeerAddress] = [:]
         for node in config.nodes where node.id != id {
             peers[node.id] = PeerAddress(host: node.raftAddress.host, port: node.raftAddress.port)
         }
+        var configuration = TCPTransportConfiguration()
+        if config.tls != nil, let contexts = try tls ?? config.tlsContexts(forNode: id) {
+            configuration.tls = TransportTLS(contexts)
+        }
         return TCPTransport(
             nodeID: id, listenAddress: PeerAddress(host: me.raftAddress.host, port: me.raftAddress.port),
-            peers: peers, logger: logger ?? Logger(label: "raftlab.transport.node\(id)"))
+            peers: peers, configuration: configuration, logger: logger ?? Logger(label: "raftlab.transport.node\(id)"))
     }
 }
