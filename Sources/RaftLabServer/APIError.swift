@@ -57,6 +57,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let methodNotAllowed = "method_not_allowed"
         /// 502: forwarding a write to the leader failed.
         public static let leaderUnreachable = "leader_unreachable"
+        /// 401 with `WWW-Authenticate: Bearer`: no token, or one this node does not know.
+        public static let unauthorized = "unauthorized"
+        /// 403: the token's role does not cover the request.
+        public static let forbidden = "forbidden"
     }
 
     static func invalidArgument(_ message: String) -> APIError {
@@ -75,14 +79,14 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// - `NodeError.noLeader` / `.shuttingDown`: 503 (`Retry-After: 1` for no leader).
     /// - `NodeError.timeout`, `.outcomeUnknown`: 504. `NodeError.internal`, `StorageError`, anything else: 500.
     /// - Hummingbird's own errors (an unknown route, a body over the limit) keep their status.
-    static func from(_ error: any Error, request: Request) -> APIError {
+    static func from(_ error: any Error, request: Request, scheme: String = "http") -> APIError {
         switch error {
         case let error as APIError:
             return error
         case let error as NoSQLError:
             return APIError(status: error.httpStatus, code: error.code.rawValue, message: error.message)
         case let error as NodeError:
-            return from(error, request: request)
+            return from(error, request: request, scheme: scheme)
         case let error as StorageError:
             return APIError(status: 500, code: Code.internalError, message: "storage error: \(error.description)")
         case is NIOTooManyBytesError:
@@ -112,10 +116,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    static func from(_ error: NodeError, request: Request) -> APIError {
+    static func from(_ error: NodeError, request: Request, scheme: String = "http") -> APIError {
         switch error {
         case let .notLeader(leaderID, address):
-            return notLeader(leaderID: leaderID, address: address, request: request)
+            return notLeader(leaderID: leaderID, address: address, request: request, scheme: scheme)
         case .noLeader:
             return APIError(
                 status: 503, code: Code.noLeader, message: error.description, headers: [(.retryAfter, "1")])
@@ -133,12 +137,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     /// 307 Temporary Redirect to the same path and query on the leader: a
     /// client that follows it repeats the request, method and body, there.
-    static func notLeader(leaderID: UInt64, address: HostPort, request: Request) -> APIError {
+    static func notLeader(leaderID: UInt64, address: HostPort, request: Request, scheme: String = "http") -> APIError {
         APIError(
             status: 307, code: Code.notLeader,
             message: "this node is not the leader; send writes to node \(leaderID) at \(address)",
             extra: [("leader_id", .unsigned(leaderID)), ("leader_addr", .string(address.description))],
-            headers: [(.location, "http://\(address)\(request.uri.string.hasPrefix("/") ? "" : "/")\(request.uri.string)")])
+            headers: [(.location, "\(scheme)://\(address)\(request.uri.string.hasPrefix("/") ? "" : "/")\(request.uri.string)")])
     }
 
     /// The HTTP response carrying this error.

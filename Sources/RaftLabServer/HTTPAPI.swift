@@ -4,8 +4,10 @@ import NIOCore
 import Logging
 import Metrics
 import NoSQL
+import NIOSSL
 import Prometheus
 import RaftLabNode
+import RaftLabTLS
 
 /// How the HTTP layer behaves beyond the endpoints themselves.
 public struct HTTPAPIOptions: Sendable {
@@ -19,6 +21,16 @@ public struct HTTPAPIOptions: Sendable {
     /// Largest request body; nil for twice the node's `maxItemBytes` plus 64 KiB
     /// (room for an item at the limit written with whitespace).
     public var maxBodyBytes: Int?
+    /// Bearer tokens and their roles; with none configured the API is open.
+    public var auth = ClusterConfig.Auth()
+    /// Serve HTTPS with this node's certificate (nil: plain HTTP).
+    public var tls: TLSContexts?
+    /// How a forwarding follower reaches the leader over HTTPS (trusting the
+    /// cluster's CA); nil for plain HTTP.
+    public var clientTLS: NIOSSLContext?
+
+    /// "https" when the API is served over TLS.
+    public var scheme: String { tls == nil ? "http" : "https" }
 
     public init(forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil) {
         self.forwardWritesToLeader = forwardWritesToLeader
@@ -62,7 +74,8 @@ public func makeRouter<Service: NoSQLService>(
     let factory: any MetricsFactory =
         metricsFactory ?? registry.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
     router.add(middleware: HTTPMetricsMiddleware(factory: factory))
-    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: JSONErrorMiddleware(scheme: options.scheme))
+    if options.auth.isEnabled { router.add(middleware: BearerAuthMiddleware(options.auth)) }
     NoSQLRoutes(service: service, registry: registry, options: options).register(on: router)
     return router
 }
@@ -80,6 +93,7 @@ public func makeApplication<Service: NoSQLService>(
 ) -> Application<RouterResponder<BasicRequestContext>> {
     Application(
         router: makeRouter(service: service, metrics: registry, options: options),
+        server: options.tls.map { tls in .https(context: { tls.httpServer }) } ?? .http1(),
         configuration: ApplicationConfiguration(
             address: .hostname(address.host, port: address.port), serverName: "raftlab"),
         onServerRunning: { channel in
@@ -91,11 +105,14 @@ public func makeApplication<Service: NoSQLService>(
 /// Turns whatever a handler throws into the JSON error response, logging
 /// server-side failures (5xx other than 503/504, which are expected states).
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The scheme of redirects to the leader.
+    var scheme = "http"
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let answer = APIError.from(error, request: request)
+            let answer = APIError.from(error, request: request, scheme: scheme)
             if answer.status >= 500 && answer.status != 503 && answer.status != 504 {
                 context.logger.error(
                     "request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
@@ -120,7 +137,9 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
         self.options = options
         forwarder =
             options.forwardWritesToLeader
-            ? LeaderForwarder(client: SimpleHTTPClient(userAgent: "raftlab-forwarder"), timeout: options.forwardTimeout) : nil
+            ? LeaderForwarder(
+                client: SimpleHTTPClient(userAgent: "raftlab-forwarder", tlsContext: options.clientTLS),
+                timeout: options.forwardTimeout) : nil
     }
 
     var maxBodyBytes: Int {

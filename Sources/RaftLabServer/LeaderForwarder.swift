@@ -28,6 +28,8 @@ struct LeaderForwarder: Sendable {
         var headers: [(String, String)] = [(Self.header.rawName, "1")]
         if let contentType = request.headers[.contentType] { headers.append(("Content-Type", contentType)) }
         if let key = request.headers[Self.idempotencyKey] { headers.append((Self.idempotencyKey.rawName, key)) }
+        // The leader checks the client's token itself.
+        if let authorization = request.headers[.authorization] { headers.append(("Authorization", authorization)) }
         let relayed = SimpleHTTPRequest(
             method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
         let answer: SimpleHTTPResponse

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import RaftLabNode
 
 #if canImport(Glibc)
@@ -61,11 +62,16 @@ public enum SimpleHTTPClientError: Error, Sendable, Hashable, CustomStringConver
     case timedOut(address: HostPort)
     /// The response body exceeded `maxResponseBytes`.
     case responseTooLarge(address: HostPort, limit: Int)
+    /// The TLS handshake failed (an untrusted or mismatched certificate, or a
+    /// server that does not speak TLS); nothing was sent.
+    case tlsFailed(address: HostPort, reason: String)
 
     /// False only when the server cannot have received the request.
     public var requestMayHaveBeenSent: Bool {
-        if case .connectFailed = self { return false }
-        return true
+        switch self {
+        case .connectFailed, .tlsFailed: return false
+        default: return true
+        }
     }
 
     public var description: String {
@@ -74,6 +80,7 @@ public enum SimpleHTTPClientError: Error, Sendable, Hashable, CustomStringConver
         case let .connectionLost(address, reason): "connection to \(address) lost: \(reason)"
         case let .timedOut(address): "no response from \(address) in time"
         case let .responseTooLarge(address, limit): "the response from \(address) is larger than \(limit) bytes"
+        case let .tlsFailed(address, reason): "TLS with \(address) failed: \(reason)"
         }
     }
 }
@@ -81,23 +88,32 @@ public enum SimpleHTTPClientError: Error, Sendable, Hashable, CustomStringConver
 /// A small HTTP/1.1 client on SwiftNIO: one request per connection
 /// (`Connection: close`), the whole response collected in memory, one time
 /// limit for connecting, sending and receiving. Enough for the `raftlab`
-/// CLI and for a follower forwarding a write to its leader; no TLS, no pooling.
+/// CLI and for a follower forwarding a write to its leader; HTTPS with a
+/// `tlsContext` (the server's name or address is checked against its
+/// certificate); no pooling.
 public struct SimpleHTTPClient: Sendable {
     public var eventLoopGroup: any EventLoopGroup
     /// Larger response bodies fail with `.responseTooLarge`.
     public var maxResponseBytes: Int
     /// Sent as `User-Agent`.
     public var userAgent: String
+    /// Speak HTTPS with this context (nil: plain HTTP).
+    public var tlsContext: NIOSSLContext?
 
     public init(
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         maxResponseBytes: Int = 64 << 20,
-        userAgent: String = "raftlab"
+        userAgent: String = "raftlab",
+        tlsContext: NIOSSLContext? = nil
     ) {
         self.eventLoopGroup = eventLoopGroup
         self.maxResponseBytes = maxResponseBytes
         self.userAgent = userAgent
+        self.tlsContext = tlsContext
     }
+
+    /// "https" or "http".
+    public var scheme: String { tlsContext == nil ? "http" : "https" }
 
     /// Sends `request` to `address` and returns the response, whatever its
     /// status. Throws `SimpleHTTPClientError` (or `CancellationError`).
@@ -111,14 +127,21 @@ public struct SimpleHTTPClient: Sendable {
         let head = Self.head(for: request, address: address, userAgent: userAgent)
         let body = request.body
         let maxBytes = maxResponseBytes
+        let tls = tlsContext
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limit)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // An IP literal cannot be a TLS server name; the certificate is then checked against the address.
+                        let name = HostLiteral.isIPAddress(address.host) ? nil : address.host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(
-                        ExchangeHandler(head: head, body: body, promise: promise, maxBytes: maxBytes, address: address))
+                        ExchangeHandler(
+                            head: head, body: body, promise: promise, maxBytes: maxBytes, address: address, overTLS: tls != nil))
                 }
             }
 
@@ -192,11 +215,20 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     private let maxBytes: Int
     private let address: HostPort
     private var sent = false
+    /// True once any part of a response arrived.
+    private var received = false
     private var status: Int?
     private var headers: [(String, String)] = []
     private var collected: [UInt8] = []
 
-    init(head: HTTPRequestHead, body: [UInt8], promise: EventLoopPromise<SimpleHTTPResponse>, maxBytes: Int, address: HostPort) {
+    /// False for plain HTTP: a server that closes without a word may be speaking TLS.
+    private let overTLS: Bool
+
+    init(
+        head: HTTPRequestHead, body: [UInt8], promise: EventLoopPromise<SimpleHTTPResponse>, maxBytes: Int, address: HostPort,
+        overTLS: Bool = false
+    ) {
+        self.overTLS = overTLS
         self.head = head
         self.body = body
         self.promise = promise
@@ -224,6 +256,7 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received = true
         switch unwrapInboundIn(data) {
         case .head(let head):
             // 1xx heads are interim; the final head follows.
@@ -248,13 +281,31 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(SimpleHTTPClientError.connectionLost(address: address, reason: String(describing: error)))
+        if !received, error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            promise.fail(SimpleHTTPClientError.tlsFailed(address: address, reason: String(describing: error)))
+        } else if !received, error is HTTPParserError {
+            promise.fail(SimpleHTTPClientError.connectionLost(
+                address: address, reason: "the server did not answer in HTTP (\(error)); does it serve HTTPS? (raftlab: --cacert)"))
+        } else {
+            promise.fail(SimpleHTTPClientError.connectionLost(address: address, reason: String(describing: error)))
+        }
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        let hint = !received && !overTLS ? " (if it serves HTTPS, use https:// or --cacert)" : ""
         promise.fail(
-            SimpleHTTPClientError.connectionLost(address: address, reason: "the server closed the connection before a complete response"))
+            SimpleHTTPClientError.connectionLost(
+                address: address, reason: "the server closed the connection before a complete response" + hint))
         context.fireChannelInactive()
+    }
+}
+
+/// Tells IP literals from host names (TLS server names must be host names).
+enum HostLiteral {
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }
