@@ -25,6 +25,7 @@ struct BenchCommand: AsyncParsableCommand {
               raftlab bench --backend lmdb,leveldb --concurrency 1,16,64 --duration 10
               raftlab bench --log-backend lmdb --state-backend memory
               raftlab bench --config examples/cluster.toml    # its [storage] and [bench] tables
+              raftlab bench --transport tcp --tls --encryption --backend lmdb   # what each protection costs
             """)
 
     @Option(help: "Backends to compare: memory, flatfile, lmdb, leveldb, a comma-separated list, or all.")
@@ -77,6 +78,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "inprocess (all nodes in this process) or tcp (one process per node on 127.0.0.1).")
     var transport: String?
+
+    @Flag(help: "Also measure every backend with mutual TLS between nodes and HTTPS for the clients (needs --transport tcp).")
+    var tls = false
+
+    @Flag(help: "Also measure every backend with encryption at rest (AES-256-GCM of log payloads and state values).")
+    var encryption = false
 
     @Option(help: "Report directory (default results/<date>-<label>/).")
     var out: String?
@@ -142,6 +149,8 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 options.transport = kind
             }
+            if tls { options.tls = true }
+            if encryption { options.encryption = true }
             if let out { options.outputDirectory = out }
             if let label { options.label = label }
             try options.validate(registry: .standard)

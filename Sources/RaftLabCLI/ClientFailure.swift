@@ -48,7 +48,7 @@ enum ClientHelp {
     static let exitCodes = """
         Exit codes:
           0   success
-          1   request rejected: bad input (HTTP 400, 413)
+          1   request rejected: bad input (HTTP 400, 413), no or unknown token (401), a role too low (403)
           2   not found: no such table or item (HTTP 404)
           3   conflict: table exists, version conflict, nothing to roll back (HTTP 409)
           4   unavailable: node unreachable, no leader elected or timed out within --timeout (HTTP 502, 503, 504)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 import NoSQL
 import RaftLabNode
+import RaftLabTLS
 
 /// Where to send a client command and how long to try: shared by every client command.
 struct ConnectionOptions: ParsableArguments {
@@ -17,6 +19,16 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Report each request, redirect and retry on stderr.")
     var verbose = false
 
+    @Option(help: ArgumentHelp(
+        "Talk HTTPS, trusting the CA certificate in this PEM file (the ca.pem `raftlab certs init` writes). "
+            + "A https:// --target-addr without --cacert trusts the system's roots.", valueName: "file"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp(
+        "Send Authorization: Bearer TOKEN (a token of the config's [[auth.tokens]]); default: $RAFTLAB_TOKEN.",
+        valueName: "token"))
+    var token: String?
+
     func validate() throws {
         _ = try target()
         guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
@@ -28,6 +40,7 @@ struct ConnectionOptions: ParsableArguments {
     func target() throws -> HostPort {
         var text = targetAddr.trimmingCharacters(in: .whitespaces)
         if text.lowercased().hasPrefix("http://") { text.removeFirst("http://".count) }
+        if text.lowercased().hasPrefix("https://") { text.removeFirst("https://".count) }
         while text.hasSuffix("/") { text.removeLast() }
         do {
             return try HostPort(parsing: text)
@@ -41,7 +54,16 @@ struct ConnectionOptions: ParsableArguments {
         if verbose {
             trace = { @Sendable line in printError("raftlab: \(line)") }
         }
-        return APIClient(target: try target(), timeout: .milliseconds(Int64((timeout * 1000).rounded())), trace: trace)
+        var tls: NIOSSLContext?
+        if cacert != nil || targetAddr.lowercased().hasPrefix("https://") {
+            do { tls = try TLSContexts.httpsClient(caFile: cacert) } catch {
+                throw ValidationError("--cacert: \(error.description)")
+            }
+        }
+        let bearer = token ?? ProcessInfo.processInfo.environment["RAFTLAB_TOKEN"]
+        return APIClient(
+            target: try target(), timeout: .milliseconds(Int64((timeout * 1000).rounded())), trace: trace,
+            tls: tls, token: bearer.flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import NoSQL
 import RaftLabNode
 import RaftLabServer
@@ -24,11 +25,18 @@ struct APIClient: Sendable {
     var trace: (@Sendable (String) -> Void)?
     var maxRedirects = 8
 
-    init(target: HostPort, timeout: Duration, trace: (@Sendable (String) -> Void)? = nil) {
+    /// Sent as `Authorization: Bearer` with every request (never printed).
+    var token: String?
+
+    init(
+        target: HostPort, timeout: Duration, trace: (@Sendable (String) -> Void)? = nil,
+        tls: NIOSSLContext? = nil, token: String? = nil
+    ) {
         self.target = target
         self.timeout = timeout
         self.trace = trace
-        http = SimpleHTTPClient(userAgent: "raftlab/\(RaftLabVersion.current)")
+        self.token = token
+        http = SimpleHTTPClient(userAgent: "raftlab/\(RaftLabVersion.current)", tlsContext: tls)
     }
 
     /// A successful answer.
@@ -56,6 +64,7 @@ struct APIClient: Sendable {
         let deadline = clock.now.advanced(by: timeout)
         var headers: [(String, String)] = body.isEmpty ? [] : [("Content-Type", "application/json")]
         if method != "GET" { headers.append(("Idempotency-Key", UUID().uuidString)) }
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var request = SimpleHTTPRequest(method: method, path: path + Self.queryString(query), headers: headers, body: body)
         let originalPath = request.path
         var node = target
@@ -80,10 +89,13 @@ struct APIClient: Sendable {
         while true {
             let remaining = clock.now.duration(to: deadline)
             guard remaining > .zero else { throw .unavailable(Self.gaveUp(lastProblem, timeout)) }
-            trace?("\(method) http://\(node)\(request.path)")
+            trace?("\(method) \(http.scheme)://\(node)\(request.path)")
             let response: SimpleHTTPResponse
             do {
                 response = try await http.execute(request, to: node, timeout: remaining)
+            } catch SimpleHTTPClientError.tlsFailed(let address, let reason) {
+                // A certificate problem does not go away by waiting.
+                throw .unavailable("TLS with \(address) failed: \(reason)")
             } catch let error as SimpleHTTPClientError {
                 // Safe to repeat: a read, or a write under the same Idempotency-Key.
                 try await pause(error.requestMayHaveBeenSent && method != "GET"
@@ -139,8 +151,9 @@ struct APIClient: Sendable {
     {
         if let location = response.header("Location") {
             if location.hasPrefix("/") { return (node, location) }
-            if location.lowercased().hasPrefix("http://") {
-                let rest = location.dropFirst("http://".count)
+            let scheme = location.lowercased().hasPrefix("https://") ? "https://" : "http://"
+            if location.lowercased().hasPrefix(scheme) {
+                let rest = location.dropFirst(scheme.count)
                 let slash = rest.firstIndex(of: "/") ?? rest.endIndex
                 if let address = try? HostPort(parsing: String(rest[..<slash])) {
                     let newPath = rest[slash...]

@@ -5,8 +5,10 @@ import Prometheus
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
+import RaftLabTLS
 import ServiceLifecycle
 import StorageCore
+import UnixSignals
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,6 +27,11 @@ struct ServerCommand: AsyncParsableCommand {
 
             Ctrl-C or SIGTERM shuts down cleanly: in-flight requests are answered, then the stores \
             are flushed and closed.
+
+            Security (see README, "Security"): [tls] turns on mutual TLS between nodes and HTTPS for \
+            clients (certificates from `raftlab certs init`; SIGHUP reloads them without a restart), \
+            [[auth.tokens]] requires bearer tokens with roles, and [storage] encryption = "aes-256-gcm" \
+            encrypts the stores at rest (examples/cluster-3proc-tls.toml).
 
             Examples:
               raftlab server
@@ -64,14 +71,31 @@ struct ServerCommand: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let options = HTTPAPIOptions(forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024)
+        var options = HTTPAPIOptions(forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024)
+        options.auth = cluster.auth
+
+        // Every local node's TLS material, loaded (and checked) once; SIGHUP reloads it.
+        var tls: [UInt64: TLSContexts] = [:]
+        do {
+            for node in cluster.nodes where nodeID == nil || node.id == nodeID {
+                if let contexts = try cluster.tlsContexts(forNode: node.id) { tls[node.id] = contexts }
+            }
+            if let files = cluster.tls, files.https {
+                options.clientTLS = try TLSContexts.httpsClient(caFile: files.caFile)
+            }
+        } catch let error as ConfigError {
+            throw exitWithMessage(error.description, code: 64)
+        } catch let error as TLSSetupError {
+            throw exitWithMessage("[tls]: \(error.description)", code: 64)
+        }
 
         let nodes: [ClusterNode]
         let stopNodes: @Sendable () async -> Void
         do {
             if let nodeID {
                 let node = try ClusterNode(
-                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster))
+                    id: nodeID, config: cluster,
+                    transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster, tls: tls[nodeID]))
                 try await node.start()
                 nodes = [node]
                 stopNodes = { await node.stop() }
@@ -82,21 +106,29 @@ struct ServerCommand: AsyncParsableCommand {
             }
         } catch let error as StorageError {
             throw exitWithMessage("cannot open the stores: \(error.description)", code: 74)
+        } catch let error as ConfigError {
+            throw exitWithMessage(error.description, code: 64)
         }
 
         var services: [any Service] = [NodesService(stop: stopNodes, logger: logger)]
         for node in nodes {
             let address = try cluster.node(node.id).httpAddress
+            var nodeOptions = options
+            if cluster.tls?.https == true { nodeOptions.tls = tls[node.id] }
+            let scheme = nodeOptions.scheme
             services.append(makeApplication(
-                service: node, address: address, registry: registry, options: options,
+                service: node, address: address, registry: registry, options: nodeOptions,
                 logger: Logger(label: "raftlab.http.node\(node.id)"),
                 onListening: { bound in
                     logger.info("node \(node.id) serving HTTP", metadata: [
                         "address": "\(bound)", "log": "\(cluster.storage.log)", "state": "\(cluster.storage.state)",
-                        "sync": "\(cluster.storage.sync)",
+                        "sync": "\(cluster.storage.sync)", "scheme": "\(scheme)",
+                        "encryption": "\(cluster.storage.encryption?.algorithm ?? "none")",
+                        "tokens": "\(cluster.auth.tokens.count)",
                     ])
                 }))
         }
+        if !tls.isEmpty { services.append(TLSReloadService(contexts: tls, logger: logger)) }
         // Services stop in reverse order: HTTP first (in-flight requests are
         // answered), then the nodes, which close and flush their stores.
         let group = ServiceGroup(configuration: .init(
@@ -116,6 +148,29 @@ struct NodesService: Service {
         try? await gracefulShutdown()
         logger.info("stopping nodes and closing stores")
         await stop()
+    }
+}
+
+/// Reloads every local node's certificates on SIGHUP: connections made after
+/// it use the new files; a file that does not load leaves the old ones in use.
+struct TLSReloadService: Service {
+    let contexts: [UInt64: TLSContexts]
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            for (id, context) in contexts.sorted(by: { $0.key < $1.key }) {
+                do {
+                    let loaded = try context.reload()
+                    logger.notice("node \(id): reloaded TLS certificates on SIGHUP", metadata: [
+                        "certificate": "\(context.files.certificateFile)", "not_valid_after": "\(loaded.notValidAfter)",
+                    ])
+                } catch {
+                    logger.error("node \(id): SIGHUP: cannot reload TLS certificates, keeping the ones in use: \(error.description)")
+                }
+            }
+        }
     }
 }
 
