@@ -86,6 +86,12 @@ extension BenchOptions {
                 throw BenchError.invalidOption("[bench] transport must be inprocess or tcp")
             }
             self.transport = transport
+        case "tls":
+            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] tls must be true or false") }
+            tls = b
+        case "encryption":
+            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] encryption must be true or false") }
+            encryption = b
         case "out": outputDirectory = try string()
         case "label": label = try string()
         default:

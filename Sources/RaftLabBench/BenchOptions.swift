@@ -1,19 +1,51 @@
 import RaftLabNode
 import StorageCore
 
-/// A log backend and a state backend, compared as one row of a report.
+/// A log backend and a state backend, compared as one row of a report,
+/// with the protections the row is measured with.
 public struct BackendPair: Sendable, Hashable, CustomStringConvertible {
     public var log: String
     public var state: String
+    public var protection = Protection()
 
-    public init(log: String, state: String) {
+    public init(log: String, state: String, protection: Protection = Protection()) {
         self.log = log
         self.state = state
+        self.protection = protection
     }
 
     public init(_ both: String) { self.init(log: both, state: both) }
 
-    public var description: String { log == state ? log : "\(log)/\(state)" }
+    public var description: String {
+        (log == state ? log : "\(log)/\(state)") + (protection.label.map { " \($0)" } ?? "")
+    }
+}
+
+/// Security measured on a row: mutual TLS between nodes with HTTPS for the
+/// benchmark's clients (`--tls`, over `--transport tcp`), and encryption at
+/// rest of both stores (`--encryption`, AES-256-GCM). Certificates and the
+/// key are made afresh in each cluster's data directory.
+public struct Protection: Sendable, Hashable {
+    public var tls = false
+    public var encryption = false
+
+    public init(tls: Bool = false, encryption: Bool = false) {
+        self.tls = tls
+        self.encryption = encryption
+    }
+
+    /// "tls", "aes-256-gcm", "tls+aes-256-gcm", or nil for none.
+    public var label: String? {
+        let parts = (tls ? ["tls"] : []) + (encryption ? ["aes-256-gcm"] : [])
+        return parts.isEmpty ? nil : parts.joined(separator: "+")
+    }
+
+    /// The rows `--tls` and `--encryption` ask for: without protection, with
+    /// each one alone, and with both, so each cost can be read off on its own.
+    public static func variants(tls: Bool, encryption: Bool) -> [Protection] {
+        [false, true].flatMap { t in [false, true].map { e in Protection(tls: t, encryption: e) } }
+            .filter { (!$0.tls || tls) && (!$0.encryption || encryption) }
+    }
 }
 
 /// How a run sends Raft messages between nodes.
@@ -45,6 +77,10 @@ public struct BenchOptions: Sendable, Hashable {
     public var seed: UInt64 = 1
     public var recoveryEntries = 5_000
     public var transport: BenchTransport = .inprocess
+    /// Add rows with TLS on (`--tls`, needs `--transport tcp`) and with
+    /// encryption at rest on (`--encryption`), beside the unprotected ones.
+    public var tls = false
+    public var encryption = false
     /// The raftlab binary `--transport tcp` runs each node with
     /// (`raftlab server --node-id N --config FILE`); nil for the executable
     /// of this process, which is right when `raftlab bench` itself runs.
@@ -81,6 +117,18 @@ public struct BenchOptions: Sendable, Hashable {
         guard (1...100).contains(repetitions) else { throw fail("--repetitions must be between 1 and 100") }
         guard recoveryEntries >= 0 else { throw fail("--recovery-entries must not be negative") }
         guard keySpace >= 1 else { throw fail("the key space must hold at least one key") }
+        if tls && transport != .tcp {
+            throw fail("--tls measures mutual TLS between node processes and HTTPS for the clients: it needs --transport tcp")
+        }
+    }
+
+    /// Every row to measure: each backend pair under each protection asked for.
+    public var rows: [BackendPair] {
+        backends.flatMap { pair in
+            Protection.variants(tls: tls, encryption: encryption).map {
+                BackendPair(log: pair.log, state: pair.state, protection: $0)
+            }
+        }
     }
 
     /// Every effective option, for the report's `config` section.
@@ -101,6 +149,8 @@ public struct BenchOptions: Sendable, Hashable {
             ("seed", String(seed)),
             ("recovery_entries", String(recoveryEntries)),
             ("transport", transport.rawValue),
+            ("tls", String(tls)),
+            ("encryption", encryption ? "aes-256-gcm" : "none"),
             ("label", label),
             ("tick_ms", String(cluster.engine.tickMilliseconds)),
             ("election_ticks", String(cluster.engine.electionTicks)),

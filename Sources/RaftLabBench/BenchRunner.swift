@@ -66,23 +66,25 @@ public struct BenchRunner: Sendable {
 
         var accumulators: [String: Accumulator] = [:]
         func accumulator(_ backend: BackendPair, _ concurrency: Int) -> Accumulator {
-            let key = "\(backend.log)|\(backend.state)|\(concurrency)"
+            let key = "\(backend)|\(concurrency)"
             if let existing = accumulators[key] { return existing }
             let created = Accumulator()
             accumulators[key] = created
             return created
         }
 
-        let points = options.repetitions * options.backends.count * (options.concurrency.count + 1)
+        let rows = options.rows
+        let points = options.repetitions * rows.count * (options.concurrency.count + 1)
         progress.start("benchmarking", total: points)
         for repetition in 1...options.repetitions {
-            for backend in options.backends {
+            for backend in rows {
+                let protection = backend.protection.label.map { "-" + $0 } ?? ""
                 for concurrency in options.concurrency {
-                    let directory = "\(root)/r\(repetition)-\(backend.log)-\(backend.state)-c\(concurrency)"
+                    let directory = "\(root)/r\(repetition)-\(backend.log)-\(backend.state)\(protection)-c\(concurrency)"
                     try await measure(backend, concurrency, directory: directory, into: accumulator(backend, concurrency))
                     progress.advance()
                 }
-                let directory = "\(root)/r\(repetition)-\(backend.log)-\(backend.state)-recovery"
+                let directory = "\(root)/r\(repetition)-\(backend.log)-\(backend.state)\(protection)-recovery"
                 let recovery = try await RecoveryProbe(options: options, backend: backend, directory: directory, registry: registry).run()
                 for concurrency in options.concurrency {
                     accumulator(backend, concurrency).totals.withLock { $0.recovery.append(recovery) }
@@ -94,7 +96,7 @@ public struct BenchRunner: Sendable {
         progress.finish()
 
         var results: [BenchResult] = []
-        for backend in options.backends {
+        for backend in rows {
             for concurrency in options.concurrency {
                 results.append(try result(backend, concurrency, accumulator(backend, concurrency)))
             }
@@ -114,7 +116,7 @@ public struct BenchRunner: Sendable {
     /// which only in-process apply observers give, and syncs per write needs
     /// the stores' sync counters, which live in the node processes.
     private func measure(_ backend: BackendPair, _ concurrency: Int, directory: String, into accumulator: Accumulator) async throws {
-        let config = BenchConfig.cluster(options, backend: backend, directory: directory)
+        let config = try BenchConfig.cluster(options, backend: backend, directory: directory)
         let lag = options.transport == .inprocess ? LagTracker() : nil
         let cluster = try await ClusterLauncher(options: options, registry: registry).launch(config, lag: lag)
         do {
@@ -187,7 +189,8 @@ public struct BenchRunner: Sendable {
         }
         let userBytes = UInt64(totals.writes) * UInt64(options.valueSize)
         return BenchResult(
-            backend: ReportBackend(log: backend.log, state: backend.state), sync: options.sync, nodes: options.nodes,
+            backend: ReportBackend(log: backend.log, state: backend.state, protection: backend.protection.label),
+            sync: options.sync, nodes: options.nodes,
             concurrency: concurrency, valueSize: options.valueSize, ops: totals.ops,
             throughputOpsS: totals.seconds > 0 ? Double(totals.ops) / totals.seconds : 0,
             writeLatencyUs: latency,

@@ -3,6 +3,7 @@ import NoSQL
 import RaftLabNode
 import RaftLabReport
 import RaftLabServer
+import RaftLabTLS
 import StorageCore
 import Synchronization
 
@@ -27,7 +28,8 @@ final class ProcessCluster: BenchCluster {
     let executable: String
     private let logDirectory: String
     private let persistent: Bool
-    private let client = SimpleHTTPClient(userAgent: "raftlab-bench")
+    /// Speaks HTTPS, trusting the cluster's CA, when the config has `[tls]`.
+    private let client: SimpleHTTPClient
     /// Guards the table of running processes. `Process` is only touched
     /// through this lock or after being taken out of it.
     private let processes = Mutex<[UInt64: Process]>([:])
@@ -37,7 +39,16 @@ final class ProcessCluster: BenchCluster {
     /// How long a SIGTERMed node may take to close its stores before SIGKILL.
     static let stopGrace: Duration = .seconds(15)
 
-    private init(config: ClusterConfig, executable: String, persistent: Bool) {
+    private init(config: ClusterConfig, executable: String, persistent: Bool) throws {
+        if let tls = config.tls, tls.https {
+            do {
+                client = SimpleHTTPClient(userAgent: "raftlab-bench", tlsContext: try TLSContexts.httpsClient(caFile: tls.caFile))
+            } catch {
+                throw BenchError.failed("cannot set up HTTPS to the nodes: \(error)")
+            }
+        } else {
+            client = SimpleHTTPClient(userAgent: "raftlab-bench")
+        }
         self.config = config
         self.executable = executable
         self.persistent = persistent
@@ -61,7 +72,7 @@ final class ProcessCluster: BenchCluster {
         let persistent = try [config.storage.log, config.storage.state].allSatisfy {
             try registry.backend(named: $0).isPersistent
         }
-        let cluster = ProcessCluster(config: config, executable: executable, persistent: persistent)
+        let cluster = try ProcessCluster(config: config, executable: executable, persistent: persistent)
         try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
         try FileSystem.createDirectory(cluster.logDirectory, sync: false)
         guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {

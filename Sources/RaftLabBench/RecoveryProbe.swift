@@ -27,7 +27,7 @@ struct RecoveryProbe: Sendable {
         var times = RecoveryTimes(entries: entries)
         guard entries > 0 else { return times }
         let launcher = ClusterLauncher(options: options, registry: registry)
-        var config = BenchConfig.cluster(
+        var config = try BenchConfig.cluster(
             options, backend: backend, directory: directory, extraNodes: launcher.supportsMembershipChanges ? 1 : 0)
         // The leader must have compacted its log for the empty node to need a snapshot.
         config.engine.snapshotEntries = max(50, min(config.engine.snapshotEntries, entries / 2))

@@ -103,10 +103,14 @@ public struct BenchResult: Codable, Sendable, Equatable {
 public struct ReportBackend: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
     public var log: String
     public var state: String
+    /// The protections the row was measured with ("tls", "aes-256-gcm",
+    /// "tls+aes-256-gcm"); nil (absent from the JSON) for none.
+    public var protection: String?
 
-    public init(log: String, state: String) {
+    public init(log: String, state: String, protection: String? = nil) {
         self.log = log
         self.state = state
+        self.protection = protection
     }
 
     /// The same backend for the log and the state.
@@ -115,12 +119,15 @@ public struct ReportBackend: Codable, Sendable, Hashable, Comparable, CustomStri
     /// The backends a node's storage config names.
     public init(_ storage: StorageConfig) { self.init(log: storage.logBackend, state: storage.stateBackend) }
 
-    /// "log/state", how reports name a backend pair.
-    public var description: String { "\(log)/\(state)" }
+    /// "log/state", how reports name a backend pair, with its protections
+    /// ("lmdb/lmdb tls+aes-256-gcm").
+    public var description: String { "\(log)/\(state)" + (protection.map { " \($0)" } ?? "") }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.log, a.state) < (b.log, b.state) }
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.log, a.state, a.protection ?? "") < (b.log, b.state, b.protection ?? "")
+    }
 
-    enum CodingKeys: String, CodingKey { case log, state }
+    enum CodingKeys: String, CodingKey { case log, state, protection }
 }
 
 /// Write latency percentiles in microseconds. Always present: a result with

@@ -16,8 +16,8 @@ public struct SeriesKey: Hashable, Comparable, Sendable {
 
     public static func < (a: Self, b: Self) -> Bool {
         // Sync on first: the durable configuration is the one that matters.
-        (a.backend.log, a.backend.state, a.sync ? 0 : 1, a.nodes, a.valueSize)
-            < (b.backend.log, b.backend.state, b.sync ? 0 : 1, b.nodes, b.valueSize)
+        (a.backend.log, a.backend.state, a.backend.protection ?? "", a.sync ? 0 : 1, a.nodes, a.valueSize)
+            < (b.backend.log, b.backend.state, b.backend.protection ?? "", b.sync ? 0 : 1, b.nodes, b.valueSize)
     }
 }
 
