@@ -114,7 +114,7 @@ struct SecureClusterTests {
         var config = Self.config("lmdb", directory: directory)
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
         let cluster = try await LocalCluster(config: config, seed: 3)
-        _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "T", partitionKey: "k"))) }
+        _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Tab", partitionKey: "k"))) }
         await cluster.stop()
 
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/wrong.key")
@@ -143,7 +143,7 @@ struct SecureClusterTests {
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
         let again = try await LocalCluster(config: config, seed: 3)
         let tables = try await onLeader(again) { try await $0.read(.strong) { machine, store in try machine.listTables(in: store) } }
-        #expect(tables.map(\.name) == ["T"])
+        #expect(tables.map(\.name) == ["Tab"])
         await again.stop()
     }
 
@@ -179,7 +179,7 @@ struct SecureClusterTests {
             throw NodeError.noLeader
         }
         let first = try await leader()
-        _ = try await first.write(.createTable(TableSchema(name: "T", partitionKey: "k")))
+        _ = try await first.write(.createTable(TableSchema(name: "Tab", partitionKey: "k")))
         let before = await first.raft.status
 
         // A rogue with node 2's name from a foreign CA claims leadership of a far later term.
@@ -214,7 +214,7 @@ struct SecureClusterTests {
             randomSeed: 4, initialVoters: [])
         try await outsider.start()
         _ = try await leader().raft.addLearner(4)
-        _ = try await leader().write(.createTable(TableSchema(name: "U", partitionKey: "k")))
+        _ = try await leader().write(.createTable(TableSchema(name: "Later", partitionKey: "k")))
         try await Task.sleep(for: .seconds(2))
         #expect(try await outsider.status().appliedIndex == 0, "a node outside the CA caught up")
         let stillLeader = try await leader()

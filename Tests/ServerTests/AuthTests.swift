@@ -109,6 +109,11 @@ struct AuthTests {
             _ = try await client.send(.get, "/tables", headers: Self.bearer("wrong-token-0123456789abcdef"))
             _ = try await client.send(.get, "/tables/Nope", headers: Self.bearer(Self.writer))
             _ = try await client.send(.put, "/tables/Music/items", "{broken", headers: Self.bearer(Self.writer))
+            // Server-side failures are what the API logs.
+            service.mode = .broken
+            _ = try await client.send(.put, "/tables/Music/items", Demo.letItBe, headers: Self.bearer(Self.writer))
+            service.mode = .diskFailing
+            _ = try await client.send(.get, "/tables/Music", headers: Self.bearer(Self.reader))
         }
         let text = captured.all.joined(separator: "\n")
         #expect(!captured.all.isEmpty, "nothing was logged: the check would prove nothing")
