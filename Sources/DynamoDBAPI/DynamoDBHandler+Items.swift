@@ -9,15 +9,16 @@ extension DynamoDBHandler {
     func putItem(_ input: RequestObject) async throws -> JSONValue {
         try input.refuseLegacy(Self.legacyWriteParameters)
         let tableName = try input.requiredString("TableName")
-        let table = try await table(tableName)
         guard let map = try input.attributeMap("Item") else {
             throw DynamoDBError.validation("1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null")
         }
+        let placeholders = try input.expressionAttributes()
+        let table = try await table(tableName)
         _ = try itemKey(map, table.schema)
         let returnOld = try returnValues(input, allowed: ["NONE", "ALL_OLD"]) == "ALL_OLD"
         let write = ItemWrite(
             table: tableName, action: .put(try item(map)), condition: try input.string("ConditionExpression"),
-            attributes: try input.expressionAttributes(), returnItemOnConditionFailure: try returnOnConditionFailure(input))
+            attributes: placeholders, returnItemOnConditionFailure: try returnOnConditionFailure(input))
         try checkExpressions(write)
         let outcome = try await single(write)
         return Self.object(returnOld ? attributes(outcome.old?.content) : [])
@@ -25,10 +26,11 @@ extension DynamoDBHandler {
 
     func getItem(_ input: RequestObject) async throws -> JSONValue {
         let tableName = try input.requiredString("TableName")
-        let table = try await table(tableName)
         guard let keyMap = try input.attributeMap("Key") else {
             throw DynamoDBError.validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
         }
+        _ = try input.expressionAttributes()
+        let table = try await table(tableName)
         let key = try key(keyMap, table.schema)
         let attributes = try input.expressionAttributes()
         var usage = ExpressionUsage()
@@ -45,10 +47,11 @@ extension DynamoDBHandler {
     func deleteItem(_ input: RequestObject) async throws -> JSONValue {
         try input.refuseLegacy(Self.legacyWriteParameters)
         let tableName = try input.requiredString("TableName")
-        let table = try await table(tableName)
         guard let keyMap = try input.attributeMap("Key") else {
             throw DynamoDBError.validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
         }
+        _ = try input.expressionAttributes()
+        let table = try await table(tableName)
         let returnOld = try returnValues(input, allowed: ["NONE", "ALL_OLD"]) == "ALL_OLD"
         let write = ItemWrite(
             table: tableName, action: .delete(key: try key(keyMap, table.schema)),
@@ -62,10 +65,11 @@ extension DynamoDBHandler {
     func updateItem(_ input: RequestObject) async throws -> JSONValue {
         try input.refuseLegacy(Self.legacyWriteParameters + [("AttributeUpdates", "UpdateExpression")])
         let tableName = try input.requiredString("TableName")
-        let table = try await table(tableName)
         guard let keyMap = try input.attributeMap("Key") else {
             throw DynamoDBError.validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
         }
+        _ = try input.expressionAttributes()
+        let table = try await table(tableName)
         let expression = try input.string("UpdateExpression")
         if expression?.isEmpty == true {
             throw DynamoDBError.validation("Invalid UpdateExpression: The expression can not be empty;")

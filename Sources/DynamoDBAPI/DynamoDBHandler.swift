@@ -255,7 +255,12 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
         } catch {
             throw mismatch
         }
-        try checkKey(key, schema)
+        do {
+            try schema.check(key, limits: service.limits)
+        } catch {
+            // A key of the wrong type does not match the schema; an empty or too long one is its own error.
+            throw error.code == .keyTooLarge || error.message.contains("empty") ? .validation(error.message) : mismatch
+        }
         return key
     }
 

@@ -233,12 +233,12 @@ struct ExpressionTests {
 
     @Test("update errors: wrong types, missing operands, invalid paths, key attributes, numbers out of range")
     func updateErrors() {
-        #expect(updateError("SET Artist = :pop") == "Cannot update attribute Artist. This attribute is part of the key")
+        #expect(updateError("SET Artist = :pop").hasSuffix("Cannot update attribute Artist. This attribute is part of the key"))
         #expect(updateError("SET x = Artist + :one") == "An operand in the update expression has an incorrect data type")
         #expect(updateError("SET x = Nope + :one") == "The provided expression refers to an attribute that does not exist in the item")
         #expect(updateError("SET Nope.x = :one") == "The document path provided in the update expression is invalid for update")
         #expect(updateError("SET Plays.x = :one") == "The document path provided in the update expression is invalid for update")
-        #expect(updateError("ADD Artist :one") == "Cannot update attribute Artist. This attribute is part of the key")
+        #expect(updateError("ADD Artist :one").hasSuffix("Cannot update attribute Artist. This attribute is part of the key"))
         #expect(updateError("ADD Title2 :one", ["Artist": "a", "Title": "t", "Title2": "s"]) == "An operand in the update expression has an incorrect data type")
         #expect(updateError("DELETE Tags :nums") == "An operand in the update expression has an incorrect data type")
         #expect(updateError("SET x = list_append(Plays, :list)") == "An operand in the update expression has an incorrect data type")

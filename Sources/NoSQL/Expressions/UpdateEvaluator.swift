@@ -21,7 +21,9 @@
 public enum UpdateEvaluator {
     public static func apply(_ update: UpdateExpression, to item: inout AttributeMap, schema: TableSchema) throws(NoSQLError) {
         for path in update.updatedPaths where schema.isKeyAttribute(path.attribute) {
-            throw NoSQLError(.invalidUpdate, "Cannot update attribute \(path.attribute). This attribute is part of the key")
+            throw NoSQLError(
+                .invalidUpdate,
+                "One or more parameter values were invalid: Cannot update attribute \(path.attribute). This attribute is part of the key")
         }
         let original = item
         // Right-hand sides first, all from the original item.

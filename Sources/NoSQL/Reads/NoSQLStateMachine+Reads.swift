@@ -213,7 +213,7 @@ extension NoSQLStateMachine {
             let key = try schema.key(of: item.content, limits: Self.unlimitedKeys)
             var encoded: Bytes = []
             OrderedKeyEncoding.append(key.partition, to: &encoded)
-            return Int(Self.fnv1a(encoded) % UInt64(segment.count)) == segment.index
+            return Self.segment(of: encoded, count: segment.count) == segment.index
         }
         func decode(_ pair: KeyValue) throws -> StoredItem {
             try RecordCoding.decodeItem(pair.value, key: pair.key)
@@ -291,14 +291,22 @@ extension NoSQLStateMachine {
     /// depend on today's limits.
     static let unlimitedKeys = NoSQLLimits(maxPartitionKeyBytes: .max, maxSortKeyBytes: .max)
 
-    /// 64-bit FNV-1a: a fixed hash, the same on every node and run (Swift's
-    /// `Hasher` is seeded per process).
-    static func fnv1a(_ bytes: Bytes) -> UInt64 {
+    /// The segment of `count` a partition key falls in: 64-bit FNV-1a of its
+    /// encoding, mixed by MurmurHash3's finalizer (FNV alone spreads badly
+    /// over small moduli: every number key landed in one of 3 segments), then
+    /// mapped onto 0..<count by its high bits. A fixed function, the same on
+    /// every node and run (Swift's `Hasher` is seeded per process).
+    static func segment(of partition: Bytes, count: Int) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
+        for byte in partition {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }
-        return hash
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        hash = hash &* 0xc4ce_b9fe_1a85_ec53
+        hash ^= hash >> 33
+        return Int(hash.multipliedFullWidth(by: UInt64(count)).high)
     }
 }
