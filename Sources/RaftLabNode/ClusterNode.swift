@@ -1,6 +1,7 @@
 import Logging
 import NoSQL
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 
@@ -51,7 +52,9 @@ public final class ClusterNode: NoSQLService {
         options.randomSeed = randomSeed
         do {
             raft = try RaftNode(
-                id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
+                id: id,
+                configuration: ClusterConfiguration(
+                    voters: initialVoters ?? Set(config.nodes.map(\.id)), clusterID: config.bootstrapClusterID),
                 logStore: stores.log, stateStore: stores.state,
                 stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver), transport: transport,
                 options: options, logger: logger)
@@ -123,7 +126,8 @@ public final class ClusterNode: NoSQLService {
             commitIndex: raftStatus.commitIndex, appliedIndex: raftStatus.appliedIndex,
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
-            voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted())
+            voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted(),
+            clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16))
     }
 
     /// Syncs the stores have issued: the benchmark divides this by writes.

@@ -1,5 +1,6 @@
 import NoSQL
 import Raft
+import RaftRuntime
 import StorageCore
 
 /// Plugs the NoSQL state machine into the Raft runtime: a batch of committed

@@ -85,12 +85,16 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     public var sync: Bool
     public var voters: [UInt64]
     public var learners: [UInt64]
+    /// The cluster this node belongs to, in hex ("" while a joining node does not know it yet).
+    public var clusterID: String
 
     public init(
         nodeID: UInt64, role: String, term: UInt64, leaderID: UInt64, leaderHTTPAddress: String?,
         commitIndex: UInt64, appliedIndex: UInt64, firstIndex: UInt64, lastIndex: UInt64,
-        logBackend: String, stateBackend: String, sync: Bool, voters: [UInt64], learners: [UInt64]
+        logBackend: String, stateBackend: String, sync: Bool, voters: [UInt64], learners: [UInt64],
+        clusterID: String = ""
     ) {
+        self.clusterID = clusterID
         self.nodeID = nodeID
         self.role = role
         self.term = term
@@ -122,5 +126,6 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         case sync
         case voters
         case learners
+        case clusterID = "cluster_id"
     }
 }
