@@ -97,7 +97,7 @@ public struct DynamoDBError: Error, Sendable, Hashable, CustomStringConvertible 
         case .tableNotFound:
             return .resourceNotFound("Requested resource not found: \(error.message)")
         case .tableExists:
-            return .resourceInUse("Table already exists: \(error.message.replacingOccurrences(of: "table ", with: "").replacingOccurrences(of: " already exists", with: ""))")
+            return .resourceInUse(error.message)
         case .conditionalCheckFailed:
             return .conditionalCheckFailed()
         case .transactionCanceled:

@@ -215,6 +215,24 @@ struct TransactionTests {
             #expect(seen.count > before, "segment \(index) of 3 is empty: the hash spreads keys badly")
         }
         #expect(seen.count == 70 && Set(seen).count == 70)
+        // Items of other segments count against the byte budget: with a budget
+        // of one byte every page reads one item (most pages of a segment come
+        // back empty), and paging still covers each segment exactly.
+        var tiny: [Bytes] = []
+        var pages = 0
+        for index in 0..<3 {
+            var start: ItemKey?
+            repeat {
+                let page = try node.machine.readItems(
+                    ItemRangeRead(table: "Events", scope: .table, exclusiveStartKey: start, maxBytes: 1, segment: .init(index: index, count: 3)),
+                    in: node.store)
+                tiny += page.items.map(\.content.bytes)
+                pages += 1
+                start = page.lastEvaluatedKey
+            } while start != nil
+        }
+        #expect(tiny.count == 70 && Set(tiny) == Set(seen))
+        #expect(pages == 3 * 70)
         // A byte budget ends a page early, the item that reaches it included.
         let small = try node.machine.readItems(ItemRangeRead(table: "Events", scope: .table, maxBytes: 1), in: node.store)
         #expect(small.items.count == 1 && small.lastEvaluatedKey != nil)

@@ -98,7 +98,9 @@ public struct ItemRangeRead: Sendable, Hashable {
 /// One page of an `ItemRangeRead`.
 public struct ItemPage: Sendable, Hashable {
     public var items: [StoredItem]
-    /// The key of the last item returned when more may follow; nil on the last page.
+    /// Where to resume when more may follow (the last item returned, or for
+    /// a segment, possibly the last item of another segment read); nil on the
+    /// last page.
     public var lastEvaluatedKey: ItemKey?
 
     public init(items: [StoredItem], lastEvaluatedKey: ItemKey?) {
@@ -202,8 +204,8 @@ extension NoSQLStateMachine {
             let startKey = StorageLayout.itemKey(table: read.table, key: start)
             if read.forward {
                 let after = startKey + [0x00]
-                if scanRange.lower.lexicographicallyPrecedes(after) { scanRange.lower = after }
-            } else if scanRange.upper.map({ startKey.lexicographicallyPrecedes($0) }) ?? true {
+                if scanRange.lower.sortsBefore(after) { scanRange.lower = after }
+            } else if scanRange.upper.map({ startKey.sortsBefore($0) }) ?? true {
                 scanRange.upper = startKey
             }
         }
@@ -221,27 +223,31 @@ extension NoSQLStateMachine {
         let chunkSize = 256
 
         if read.forward {
+            // Every item read counts against the byte budget, those of other
+            // segments too, so a page of a sparse segment stops at `maxBytes`
+            // of reading, possibly empty, and resumes after the last item read.
             var items: [StoredItem] = []
-            var bytes = 0
+            var bytesRead = 0
+            var lastRead: StoredItem?
             var lower = scanRange.lower
             var more = false
             scanning: while true {
-                guard scanRange.upper.map({ lower.lexicographicallyPrecedes($0) }) ?? true else { break }
+                guard scanRange.upper.map({ lower.sortsBefore($0) }) ?? true else { break }
                 let chunk = try store.scan(KeyRange(from: lower, to: scanRange.upper), limit: chunkSize)
                 for pair in chunk {
-                    let item = try decode(pair)
-                    guard try inSegment(item) else { continue }
-                    if items.count >= limit || bytes >= read.maxBytes {
+                    if items.count >= limit || bytesRead >= read.maxBytes {
                         more = true
                         break scanning
                     }
-                    items.append(item)
-                    bytes += pair.value.count
+                    let item = try decode(pair)
+                    bytesRead += pair.value.count
+                    lastRead = item
+                    if try inSegment(item) { items.append(item) }
                 }
                 guard chunk.count == chunkSize, let last = chunk.last else { break }
                 lower = last.key + [0x00]
             }
-            let lastKey = more ? try items.last.map { try schema.key(of: $0.content, limits: Self.unlimitedKeys) } : nil
+            let lastKey = more ? try lastRead.map { try schema.key(of: $0.content, limits: Self.unlimitedKeys) } : nil
             return ItemPage(items: items, lastEvaluatedKey: lastKey)
         }
 
@@ -252,7 +258,7 @@ extension NoSQLStateMachine {
         var windowBytes = 0
         var dropped = false
         var lower = scanRange.lower
-        while scanRange.upper.map({ lower.lexicographicallyPrecedes($0) }) ?? true {
+        while scanRange.upper.map({ lower.sortsBefore($0) }) ?? true {
             let chunk = try store.scan(KeyRange(from: lower, to: scanRange.upper), limit: chunkSize)
             for pair in chunk {
                 let item = try decode(pair)
