@@ -95,9 +95,12 @@ extension DynamoDBHandler {
         return Self.object([("UnprocessedItems", Self.object([]))])
     }
 
-    /// One Raft entry, applied atomically with per-item conditions. The
-    /// `ClientRequestToken` is accepted but not remembered: a retried
-    /// transaction applies again (see the README).
+    /// One Raft entry, applied atomically with per-item conditions. A
+    /// `ClientRequestToken` makes it idempotent through the node's exactly-once
+    /// writes: the key is the token and a digest of the request, so a retry
+    /// of the same request (the SDKs resend the token they generated) is not
+    /// applied twice, and a different request under the same token is a
+    /// new transaction rather than DynamoDB's IdempotentParameterMismatchException.
     func transactWriteItems(_ input: RequestObject) async throws -> JSONValue {
         guard let items = try input.array("TransactItems"), (1...NoSQLCommand.maxTransactionWrites).contains(items.count) else {
             throw DynamoDBError.validation(
@@ -151,7 +154,18 @@ extension DynamoDBHandler {
             }
             writes.append(write)
         }
-        _ = try await write(.transactWrite(writes))
+        var idempotencyKey: String?
+        if let token = try input.string("ClientRequestToken") {
+            guard (1...36).contains(token.utf8.count), token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw DynamoDBError.validation(
+                    "1 validation error detected: Value '\(token)' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36")
+            }
+            var request = input.object
+            request = (try? JSONObject(request.members.filter { $0.key != "ClientRequestToken" }.map { ($0.key, $0.value) })) ?? request
+            let digest = SHA256.hex(SHA256.hash(JSONValue.object(request).canonicalBytes)).prefix(32)
+            idempotencyKey = "dynamodb-transaction:\(token):\(digest)"
+        }
+        _ = try await write(.transactWrite(writes), idempotencyKey: idempotencyKey)
         return Self.object([])
     }
 

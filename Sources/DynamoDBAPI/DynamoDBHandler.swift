@@ -149,6 +149,7 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
         case .noLeader: .serviceUnavailable("no leader is elected yet; retry shortly")
         case .shuttingDown: .serviceUnavailable("the node is shutting down")
         case .timeout: .internalServerError("the request timed out; a write may still take effect")
+        case .outcomeUnknown: .internalServerError(error.description)
         case .internal(let message): .internalServerError(message)
         }
     }
@@ -212,10 +213,12 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
         }
     }
 
-    /// Proposes a write; the request was validated already.
-    func write(_ command: NoSQLCommand) async throws -> WriteAck {
+    /// Proposes a write; the request was validated already. With an
+    /// idempotency key, a write already applied under that key (within the
+    /// node's window of log entries) returns its first result instead.
+    func write(_ command: NoSQLCommand, idempotencyKey: String? = nil) async throws -> WriteAck {
         try command.validate(limits: service.limits)
-        return try await service.write(command)
+        return try await service.write(command, idempotencyKey: idempotencyKey)
     }
 
     /// The outcome of a transaction of one: its write, or the DynamoDB error

@@ -73,7 +73,7 @@ final class ApplyStage: Sendable {
             return nil
         }
         if let refused {
-            for proposal in proposals.values { proposal.continuation.resume(throwing: refused) }
+            for proposal in proposals.values { proposal.continuation.resume(throwing: RaftError.outcomeUnknown("\(refused)")) }
             return
         }
         queue.async { self.apply(entries, bytes: bytes, proposals: proposals) }
@@ -104,7 +104,8 @@ final class ApplyStage: Sendable {
             case .success:
                 proposal.continuation.resume(throwing: RaftError.proposalDropped)
             case .failure(let error):
-                proposal.continuation.resume(throwing: error)
+                // Committed, so applied wherever the stores are healthy.
+                proposal.continuation.resume(throwing: RaftError.outcomeUnknown("\(error)"))
             }
         }
         let (reads, idle) = state.withLock { state -> ([ReadWait], [CheckedContinuation<Void, Never>]) in

@@ -493,6 +493,14 @@ def transactions_are_atomic_with_reasons():
         for p in ["acct-1", "acct-2", "nobody"]])["Responses"]
     assert got == [{"Item": {"balance": {"N": "70"}}}, {"Item": {"balance": {"N": "30"}}}, {}], got
     assert "Item" not in client().get_item(TableName=name, Key={"pk": {"S": "log-80"}}, ConsistentRead=True)
+    # A ClientRequestToken makes a retried transaction apply once (through different nodes, too).
+    token = uuid.uuid4().hex
+    for c in CLIENTS:
+        c.transact_write_items(ClientRequestToken=token, TransactItems=[
+            {"Update": {"TableName": name, "Key": {"pk": {"S": "visits"}}, "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+    got = client().get_item(TableName=name, Key={"pk": {"S": "visits"}}, ConsistentRead=True)["Item"]
+    assert got["n"] == {"N": "1"}, got
     error("ValidationException", client().transact_write_items, TransactItems=[
         {"Delete": {"TableName": name, "Key": {"pk": {"S": "acct-1"}}}},
         {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "acct-1"}}, "ConditionExpression": "attribute_exists(pk)"}}])

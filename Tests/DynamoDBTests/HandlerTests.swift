@@ -197,6 +197,29 @@ struct HandlerTests {
         #expect(native.item == (try JSONValue.parse(#"{"id":7,"raw":"AQI=","tags":["a","b"]}"#)))
     }
 
+    @Test("a transaction's ClientRequestToken becomes an idempotency key bound to the request")
+    func clientRequestToken() async throws {
+        let (handler, service) = try handler()
+        _ = await Call.run(handler, "CreateTable", Self.createMusic)
+        func transact(_ title: String, token: String?) async -> String? {
+            let tokenMember = token.map { #","ClientRequestToken":"\#($0)""# } ?? ""
+            let answer = await Call.run(
+                handler, "TransactWriteItems",
+                #"{"TransactItems":[{"Put":{"TableName":"Music","Item":{"Artist":{"S":"A"},"SongTitle":{"S":"\#(title)"}}}}]\#(tokenMember)}"#)
+            #expect(answer.status == 200, "\(answer.json)")
+            return service.lastIdempotencyKey
+        }
+        let first = await transact("x", token: "token-1")
+        #expect(first?.hasPrefix("dynamodb-transaction:token-1:") == true)
+        #expect(await transact("x", token: "token-1") == first)
+        #expect(await transact("y", token: "token-1") != first)
+        #expect(await transact("x", token: nil) == nil)
+        let tooLong = await Call.run(
+            handler, "TransactWriteItems",
+            #"{"ClientRequestToken":"\#(String(repeating: "t", count: 37))","TransactItems":[{"Delete":{"TableName":"Music","Key":{"Artist":{"S":"A"},"SongTitle":{"S":"x"}}}}]}"#)
+        #expect(tooLong.errorName == "ValidationException")
+    }
+
     @Test("with access keys, an unsigned request is refused before anything else")
     func authentication() async throws {
         let service = try InMemoryService()

@@ -5,6 +5,7 @@ import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import StorageFaults
+import Synchronization
 import Testing
 
 /// A key-value state machine for runtime tests: a command is `key=value`;
@@ -206,6 +207,50 @@ struct RuntimeTests {
         await cluster.stopAll()
     }
 
+    /// A follower asks for a read index, its response is held back, and the
+    /// follower restarts. After a newer write, the restarted follower asks
+    /// again and the old response finally arrives: it must not answer the
+    /// new read (it names an index from before the write), since read
+    /// contexts carry a per-boot nonce.
+    @Test("A restarted node's strong read is never answered by a response meant for its previous run")
+    func readIndexAcrossRestart() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("r=1")
+        let leader = try await cluster.leader()
+        let leaderID = leader.id
+        let follower = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        let held = Mutex<[Message]>([])
+        cluster.network.setFilter { message in
+            guard message.kind == .readIndexResponse, message.to == follower else { return true }
+            held.withLock { $0.append(message) }
+            return false
+        }
+        let staleRead = Task { try await cluster.nodes[follower]!.readIndex() }
+        while held.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(2)) }
+        await cluster.stop(follower)
+        _ = try? await staleRead.value
+        let written = try await cluster.propose("r=2")
+        try await cluster.start(follower)
+        try await cluster.waitApplied(written.index, on: [follower])
+        let freshRead = Task { try await cluster.nodes[follower]!.readIndex() }
+        // Let the new request reach the leader (its response is held too),
+        // then deliver the response meant for the follower's previous run.
+        while held.withLock({ $0.count < 2 }) { try await Task.sleep(for: .milliseconds(2)) }
+        let stale = held.withLock { $0[0] }
+        cluster.network.setFilter(nil)
+        cluster.network.transport(for: leaderID).send([stale])
+        try await Task.sleep(for: .milliseconds(50))
+        // The held fresh response is gone: the follower retries only through
+        // a new request; deliver the genuine one now.
+        let fresh = held.withLock { $0[1] }
+        cluster.network.transport(for: leaderID).send([fresh])
+        let index = try await freshRead.value
+        #expect(index >= written.index, "a stale response answered the read: index \(index) < \(written.index)")
+        #expect(stale.logIndex < written.index)
+        await cluster.stopAll()
+    }
+
     @Test("Leadership transfer hands over to the chosen voter")
     func transfer() async throws {
         let cluster = InProcessCluster(size: 3)
@@ -231,8 +276,12 @@ struct RuntimeTests {
         let new = try await cluster.leader(excluding: [old.id])
         #expect(new.id != old.id)
         let result = try await new.propose(Array("x=2".utf8))
-        // The isolated old leader stepped down once it lost its quorum.
-        try await Task.sleep(for: .milliseconds(200))
+        // The isolated old leader steps down once it loses its quorum (an
+        // election timeout of its own ticks, which a loaded machine stretches).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await old.status.role == .leader, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(await old.status.role != .leader)
         cluster.network.heal()
         try await cluster.waitApplied(result.index, on: [1, 2, 3])
