@@ -1,4 +1,5 @@
 import DynamoDBAPI
+import Foundation
 import NoSQL
 import RaftLabTestSupport
 import Testing
@@ -7,7 +8,10 @@ import Testing
 /// operation, mangled byte-wise and structurally, with random targets. Every
 /// request must end in a well-formed DynamoDB answer (200, or a 4xx with an
 /// error name), never a trap and never a 5xx (the one-node service is healthy,
-/// so a 5xx would be a bug). Replay a failure with its seed and round.
+/// so a 5xx would be a bug). Replay a failure with its seed and round. CI
+/// runs 1,500 rounds per seed; a longer run is one command:
+///
+///     RAFTLAB_FUZZ_ROUNDS=200000 scripts/test.sh --filter DecoderFuzz
 @Suite("DynamoDB request decoder fuzz")
 struct DecoderFuzzTests {
     static let seeds: [String: [String]] = [
@@ -45,7 +49,8 @@ struct DecoderFuzzTests {
         var random = SplitMix64(seed: seed)
         let operations = Self.seeds.keys.sorted()
         var statuses: [Int: Int] = [:]
-        for round in 0..<1500 {
+        let rounds = ProcessInfo.processInfo.environment["RAFTLAB_FUZZ_ROUNDS"].flatMap(Int.init) ?? 1500
+        for round in 0..<rounds {
             var operation = operations.randomElement(using: &random)!
             var body = Array(Self.seeds[operation]!.randomElement(using: &random)!.utf8)
             switch Int.random(in: 0..<6, using: &random) {
