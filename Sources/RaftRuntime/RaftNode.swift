@@ -10,6 +10,9 @@ public struct RaftNodeOptions: Sendable {
     public var heartbeatTicks: Int = 1
     /// Real time per tick.
     public var tickInterval: Duration = .milliseconds(10)
+    /// When true the node keeps no clock of its own: time passes only when
+    /// its owner calls `tick()` (seeded runtime tests drive the clock).
+    public var manualTicks = false
     /// Proposals appended (and synced) together at most (group commit).
     public var maxBatch: Int = 1024
     /// Append messages in flight to one follower (pipelining window).
@@ -229,10 +232,12 @@ public actor RaftNode {
         try await transport.start(
             receive: { message in mailbox.post(message) }, unreachable: { peer in mailbox.unreachable(peer) })
         let interval = options.tickInterval
-        ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                mailbox.tick()
+        if !options.manualTicks {
+            ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    mailbox.tick()
+                }
             }
         }
         loop = Task { await self.run() }
@@ -261,6 +266,11 @@ public actor RaftNode {
         failAll(.stopped)
         applier.fail(.stopped)
         logger.info("raft node stopped", metadata: ["id": "\(id)"])
+    }
+
+    /// Advances the node's clock by one tick (with `manualTicks`).
+    public nonisolated func tick() {
+        mailbox.tick()
     }
 
     public var status: RaftStatus {

@@ -60,6 +60,12 @@ public final class PowerCutStateStore: StateStore {
         }
     }
 
+    /// A clean shutdown: every apply is on disk now (closing a store
+    /// flushes it), and the store stays usable for the next start.
+    public func flushAll() {
+        state.withLock { Self.makeDurable(&$0) }
+    }
+
     public func get(_ key: Bytes) throws -> Bytes? { try live.get(key) }
     public func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] { try live.scan(range, limit: limit) }
     public func appliedPosition() throws -> AppliedPosition { try live.appliedPosition() }

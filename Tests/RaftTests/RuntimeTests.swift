@@ -103,8 +103,14 @@ final class InProcessCluster: @unchecked Sendable {
 
     func stop(_ id: NodeID) async {
         await nodes[id]?.stop()
-        try? stores[id]?.log.close()
-        try? stores[id]?.state.close()
+        if let stores = powerCutStores[id] {
+            // A clean stop flushes everything; the model's stores stay open.
+            try? stores.log.flushAll()
+            stores.state.flushAll()
+        } else {
+            try? stores[id]?.log.close()
+            try? stores[id]?.state.close()
+        }
         nodes[id] = nil
     }
 
