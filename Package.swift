@@ -12,6 +12,7 @@
 //   RaftTCPTransport the SwiftNIO transport for one process per node
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
@@ -84,9 +85,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: DynamoDB protocol: plain types over NoSQLService, no HTTP stack
+        .target(name: "DynamoDBAPI", dependencies: ["RaftLabNode", "NoSQL", "StorageCore"]),
+
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore",
+            "RaftLabNode", "NoSQL", "StorageCore", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -154,6 +158,9 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
+        .testTarget(name: "DynamoDBTests", dependencies: [
+            "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport",
+        ]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),

@@ -64,7 +64,9 @@ struct ServerCommand: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let options = HTTPAPIOptions(forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024)
+        let options = HTTPAPIOptions(
+            forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024,
+            accessKeys: cluster.auth.accessKeys)
 
         let nodes: [ClusterNode]
         let stopNodes: @Sendable () async -> Void
