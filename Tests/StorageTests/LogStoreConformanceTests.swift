@@ -1,10 +1,10 @@
 import StorageCore
 import Testing
 
-/// The LogStore contract, run against every registered backend.
+/// The LogStore contract, run against every registered backend that provides a log store.
 @Suite("LogStore conformance")
 struct LogStoreConformanceTests {
-    @Test("empty log: first 1, last 0, term(0) = 0, nothing to read", arguments: BackendUnderTest.all)
+    @Test("empty log: first 1, last 0, term(0) = 0, nothing to read", arguments: BackendUnderTest.logStores)
     func emptyLog(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-empty-\(backend)")
         defer { dir.remove() }
@@ -20,7 +20,7 @@ struct LogStoreConformanceTests {
         expectError(.unavailable(index: 1, lastIndex: 0)) { _ = try log.term(at: 1) }
     }
 
-    @Test("append then read back entries, terms and bounds", arguments: BackendUnderTest.all)
+    @Test("append then read back entries, terms and bounds", arguments: BackendUnderTest.logStores)
     func appendAndRead(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-append-\(backend)")
         defer { dir.remove() }
@@ -44,7 +44,7 @@ struct LogStoreConformanceTests {
         #expect(try log.entries(1...20, maxBytes: perEntry * 3).count == 3)
     }
 
-    @Test("64-entry batch, empty and 1 MiB payloads, every entry kind", arguments: BackendUnderTest.all)
+    @Test("64-entry batch, empty and 1 MiB payloads, every entry kind", arguments: BackendUnderTest.logStores)
     func payloadShapes(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-shapes-\(backend)")
         defer { dir.remove() }
@@ -60,7 +60,7 @@ struct LogStoreConformanceTests {
         #expect(try log.hardState() == HardState(term: 3, votedFor: 2, commit: 0))
     }
 
-    @Test("bad appends are refused with typed errors and change nothing", arguments: BackendUnderTest.all)
+    @Test("bad appends are refused with typed errors and change nothing", arguments: BackendUnderTest.logStores)
     func badAppends(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-bad-\(backend)")
         defer { dir.remove() }
@@ -77,7 +77,7 @@ struct LogStoreConformanceTests {
         #expect(try log.entries(1...5, maxBytes: .max) == entries(1...5, term: 1))
     }
 
-    @Test("§5.3 an append that conflicts replaces the existing suffix", arguments: BackendUnderTest.all)
+    @Test("§5.3 an append that conflicts replaces the existing suffix", arguments: BackendUnderTest.logStores)
     func conflictingAppendReplacesSuffix(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-conflict-\(backend)")
         defer { dir.remove() }
@@ -93,7 +93,7 @@ struct LogStoreConformanceTests {
         #expect(try log.lastIndex() == 7)
     }
 
-    @Test("truncateSuffix keeps the prefix and is a no-op past the end", arguments: BackendUnderTest.all)
+    @Test("truncateSuffix keeps the prefix and is a no-op past the end", arguments: BackendUnderTest.logStores)
     func truncateSuffix(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-truncate-\(backend)")
         defer { dir.remove() }
@@ -113,7 +113,7 @@ struct LogStoreConformanceTests {
         #expect(try log.firstIndex() == 1)
     }
 
-    @Test("compaction drops the prefix and remembers the snapshot term", arguments: BackendUnderTest.all)
+    @Test("compaction drops the prefix and remembers the snapshot term", arguments: BackendUnderTest.logStores)
     func compaction(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-compact-\(backend)")
         defer { dir.remove() }
@@ -138,7 +138,7 @@ struct LogStoreConformanceTests {
         #expect(try log.firstIndex() == 7)
     }
 
-    @Test("compacting past the end empties the log, which continues after the snapshot", arguments: BackendUnderTest.all)
+    @Test("compacting past the end empties the log, which continues after the snapshot", arguments: BackendUnderTest.logStores)
     func compactionPastTheEnd(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-install-\(backend)")
         defer { dir.remove() }
@@ -156,7 +156,7 @@ struct LogStoreConformanceTests {
         #expect(try log.entries(101...103, maxBytes: .max) == entries(101...103, term: 8))
     }
 
-    @Test("hard state is saved alone and together with entries", arguments: BackendUnderTest.all)
+    @Test("hard state is saved alone and together with entries", arguments: BackendUnderTest.logStores)
     func hardStatePersistence(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-hardstate-\(backend)")
         defer { dir.remove() }
@@ -176,7 +176,7 @@ struct LogStoreConformanceTests {
         #expect(try reopened.lastIndex() == 3)
     }
 
-    @Test("reopen after a clean close keeps entries, compaction point and hard state", arguments: BackendUnderTest.all)
+    @Test("reopen after a clean close keeps entries, compaction point and hard state", arguments: BackendUnderTest.logStores)
     func reopenKeepsEverything(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-reopen-\(backend)")
         defer { dir.remove() }
@@ -199,7 +199,7 @@ struct LogStoreConformanceTests {
         #expect(try log.hardState() == HardState(term: 2, votedFor: 1, commit: 25))
     }
 
-    @Test("seeded random operations match a reference model", arguments: BackendUnderTest.all)
+    @Test("seeded random operations match a reference model", arguments: BackendUnderTest.logStores)
     func randomOperationsMatchModel(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-model-\(backend)")
         defer { dir.remove() }

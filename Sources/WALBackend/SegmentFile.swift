@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StorageCore
+
+/// One segment file: a fixed-size, preallocated file of frames.
+///
+///     magic "RLWALSEG" (8) | format (4) | zero (4) | segment id (8) | crc32c of the 24 bytes before (4) | zero (4)
+///     frames from offset 32, then zeros to the end of the file
+///
+/// The file is created at its full size with `posix_fallocate`, so appends
+/// never change its size, and zero-filled ahead of the writer (`zeroAhead`),
+/// so the blocks an append overwrites are already allocated *and* written:
+/// on ext4 and XFS a write into fallocated-but-unwritten extents would make
+/// the next fdatasync also commit the extent conversion.
+///
+/// Not thread-safe: `@unchecked Sendable` because the log store keeps its
+/// segments in its state and touches them under its lock only.
+final class SegmentFile: @unchecked Sendable {
+    static let headerSize = 32
+    static let magic = Bytes("RLWALSEG".utf8)
+    static let formatVersion: UInt32 = 1
+    /// How far ahead of the writer the file is zero-filled at a time.
+    static let zeroFillStep = 1 << 20
+
+    let id: UInt64
+    let path: String
+    let capacity: Int
+    private(set) var descriptor: Int32
+    /// Where the next frame goes (the end of the data).
+    var writeOffset: Int
+    /// Everything before this offset is known to be written (data or zeros).
+    private(set) var zeroedThrough: Int
+    /// The highest log index any frame in this segment wrote, live or since
+    /// replaced; the segment may be deleted once the log is compacted past it.
+    var maxIndex: UInt64 = 0
+
+    static func name(_ id: UInt64) -> String {
+        let digits = String(id, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".seg"
+    }
+
+    /// The id in a segment file name, nil for any other name.
+    static func id(fromName name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), name.count == 20 else { return nil }
+        return UInt64(name.prefix(16), radix: 16)
+    }
+
+    private init(id: UInt64, path: String, descriptor: Int32, capacity: Int, writeOffset: Int) {
+        self.id = id
+        self.path = path
+        self.descriptor = descriptor
+        self.capacity = capacity
+        self.writeOffset = writeOffset
+        self.zeroedThrough = writeOffset
+    }
+
+    /// Creates segment `id` of `capacity` bytes in `directory`: allocated,
+    /// headed, its first stretch zero-filled, and (with `sync`) durable with
+    /// its directory entry before it returns.
+    static func create(id: UInt64, directory: String, capacity: Int, sync: Bool, syncs: SyncCounter) throws -> SegmentFile {
+        let path = directory + "/" + name(id)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        let segment = SegmentFile(id: id, path: path, descriptor: fd, capacity: capacity, writeOffset: headerSize)
+        do {
+            let result = posix_fallocate(fd, 0, off_t(capacity))
+            guard result == 0 else { throw StorageError.io(operation: "posix_fallocate", path: path, errno: result) }
+            var header = BinaryWriter(capacity: headerSize)
+            header.write(raw: magic)
+            header.write(formatVersion)
+            header.write(UInt32(0))
+            header.write(id)
+            header.write(CRC32C.checksum(header.bytes))
+            header.write(UInt32(0))
+            segment.zeroedThrough = 0
+            try segment.zeroAhead(covering: min(capacity, zeroFillStep))
+            try segment.write(header.bytes, at: 0)
+            if sync {
+                try segment.sync(syncs)
+                try FileSystem.syncDirectory(directory, counter: syncs)
+            }
+            return segment
+        } catch {
+            segment.close()
+            try? FileSystem.removeFile(path)
+            throw error
+        }
+    }
+
+    /// Opens an existing segment and checks its header; the caller scans its frames.
+    static func open(id: UInt64, directory: String) throws -> SegmentFile {
+        let path = directory + "/" + name(id)
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw StorageError.io(operation: "fstat", path: path, errno: code)
+        }
+        let segment = SegmentFile(id: id, path: path, descriptor: fd, capacity: Int(info.st_size), writeOffset: headerSize)
+        return segment
+    }
+
+    /// The header's verdict: valid, all zeros (creation never finished), or damaged.
+    enum HeaderState { case valid, blank, damaged(String) }
+
+    func checkHeader() throws -> HeaderState {
+        guard capacity >= Self.headerSize else { return .damaged("file of \(capacity) bytes is shorter than a segment header") }
+        let header = try read(at: 0, count: Self.headerSize)
+        if header.allSatisfy({ $0 == 0 }) { return .blank }
+        var reader = BinaryReader(header)
+        let magic = try reader.readBytes(8)
+        let version = try reader.readUInt32()
+        _ = try reader.readUInt32()
+        let id = try reader.readUInt64()
+        let crc = try reader.readUInt32()
+        guard magic == Self.magic else { return .damaged("not a wal segment (bad magic)") }
+        guard crc == CRC32C.checksum(header[0..<24]) else { return .damaged("segment header checksum mismatch") }
+        guard version == Self.formatVersion else { return .damaged("unsupported segment format \(version)") }
+        guard id == self.id else { return .damaged("header names segment \(id), the file name \(self.id)") }
+        return .valid
+    }
+
+    /// Makes sure `[zeroedThrough, end)` is written with zeros (in steps of
+    /// `zeroFillStep`), so the frames that go there overwrite allocated,
+    /// written blocks. Not synced here: the next sync carries it.
+    func zeroAhead(covering end: Int) throws {
+        guard end > zeroedThrough else { return }
+        let target = min(capacity, max(end, zeroedThrough + Self.zeroFillStep))
+        let zeros = Bytes(repeating: 0, count: target - zeroedThrough)
+        try write(zeros, at: zeroedThrough)
+        zeroedThrough = target
+    }
+
+    /// After open: everything from `offset` on is zeros (checked by the scan),
+    /// so only the stretch ahead of the writer needs zero-filling again.
+    func markData(through offset: Int) {
+        writeOffset = offset
+        zeroedThrough = offset
+    }
+
+    func write(_ bytes: Bytes, at offset: Int) throws {
+        var done = 0
+        try bytes.withUnsafeBytes { buffer in
+            while done < buffer.count {
+                let n = pwrite(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError.io(operation: "pwrite", path: path, errno: errno)
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Reads exactly `count` bytes at `offset`.
+    func read(at offset: Int, count: Int) throws -> Bytes {
+        var bytes = Bytes(repeating: 0, count: count)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError.io(operation: "pread", path: path, errno: errno)
+                }
+                if n == 0 {
+                    throw StorageError.corrupted(path: path, reason: "segment ends at \(offset + done), expected \(offset + count) bytes")
+                }
+                done += n
+            }
+        }
+        return bytes
+    }
+
+    func sync(_ syncs: SyncCounter) throws {
+        guard fdatasync(descriptor) == 0 else { throw StorageError.io(operation: "fdatasync", path: path, errno: errno) }
+        syncs.record()
+    }
+
+    func close() {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        descriptor = -1
+    }
+
+    deinit { close() }
+}
+
+/// Reads a segment front to back through a window, so scanning a segment at
+/// open costs one `pread` per window rather than two per frame.
+struct SegmentCursor {
+    let segment: SegmentFile
+    private var window: Bytes = []
+    private var windowStart = 0
+    static let windowSize = 1 << 20
+
+    init(_ segment: SegmentFile) { self.segment = segment }
+
+    /// `count` bytes at `offset` (inside the file).
+    mutating func bytes(at offset: Int, count: Int) throws -> ArraySlice<UInt8> {
+        if offset < windowStart || offset + count > windowStart + window.count {
+            let length = min(segment.capacity - offset, max(count, Self.windowSize))
+            window = try segment.read(at: offset, count: length)
+            windowStart = offset
+        }
+        return window[(offset - windowStart)..<(offset - windowStart + count)]
+    }
+
+    /// True when every byte from `offset` to the end of the file is zero.
+    mutating func isZero(from offset: Int) throws -> Bool {
+        var at = offset
+        while at < segment.capacity {
+            let count = min(Self.windowSize, segment.capacity - at)
+            if try !bytes(at: at, count: count).allSatisfy({ $0 == 0 }) { return false }
+            at += count
+        }
+        return true
+    }
+}
