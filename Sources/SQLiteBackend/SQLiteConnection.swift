@@ -83,6 +83,9 @@ final class SQLiteConnection {
         return try body(Statement(pointer: statement, connection: self, sql: sql))
     }
 
+    /// Statements prepared so far (each SQL text once), for tests.
+    var preparedCount: Int { statements.count }
+
     /// The prepared statement for `sql`, left for the caller to step over
     /// many calls (a snapshot's cursor); it ends when the connection closes.
     func cursor(_ sql: String) throws -> Statement {

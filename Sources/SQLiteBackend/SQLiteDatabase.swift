@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSQLite
 import StorageCore
 import Synchronization
@@ -68,6 +71,10 @@ final class SQLiteDatabase: @unchecked Sendable {
             try connection.execute("PRAGMA cache_size=-\(settings.cacheKiB)")
             try connection.recordWALLength()
             try connection.transaction { for statement in schema { try connection.execute(statement) } }
+            // SQLite removes the WAL when its last connection closes; if the
+            // schema found nothing to write, the first commit starts a new one.
+            var info = stat()
+            walRestartPending = stat(path + "-wal", &info) != 0 || info.st_size == 0
         } catch {
             connection.close()
             lock.release()

@@ -178,6 +178,10 @@ final class SQLiteLogStore: LogStore {
 
     var syncCount: UInt64 { syncs.value }
 
+    /// Statements the write connection has prepared, for tests: it stays
+    /// fixed however many calls are made, as each SQL text is compiled once.
+    var preparedStatements: Int { (try? withOpen { $0.database.connection.preparedCount }) ?? 0 }
+
     func close() throws {
         state.withLock { state in
             state?.database.close()

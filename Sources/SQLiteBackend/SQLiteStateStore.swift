@@ -181,6 +181,9 @@ final class SQLiteStateStore: StateStore {
 
     var syncCount: UInt64 { syncs.value }
 
+    /// Statements the write connection has prepared, for tests.
+    var preparedStatements: Int { (try? withOpen { $0.database.connection.preparedCount }) ?? 0 }
+
     func close() throws {
         state.withLock { state in
             state?.database.close()
