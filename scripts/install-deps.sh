@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries RaftLab links (Debian): liblmdb-dev, libleveldb-dev.
+# Installs the system libraries RaftLab links (Debian): liblmdb-dev, libleveldb-dev,
+# librocksdb-dev, libsqlite3-dev.
 # Does nothing when they are already there.
 set -euo pipefail
-packages=(liblmdb-dev libleveldb-dev)
+packages=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,12 +33,25 @@ extension BenchOptions {
         return ordered.map(BackendPair.init) + logOnly + stateOnly
     }
 
-    /// Parses `--backend`: a name, a comma-separated list, or `all`.
+    /// Parses `--backend`: a comma-separated list of names (one backend for
+    /// both stores), `log/state` pairs (`wal/rocksdb`) and `all`, in order,
+    /// without repeats: `all,wal/rocksdb` is the standard comparison plus one pair.
     public static func backends(parsing text: String, registry: BackendRegistry) throws -> [BackendPair] {
         let trimmed = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !trimmed.isEmpty else { throw BenchError.invalidOption("--backend is empty") }
-        if trimmed == ["all"] { return all(in: registry) }
-        return trimmed.map(BackendPair.init)
+        var pairs: [BackendPair] = []
+        for item in trimmed {
+            let parts = item.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let expanded: [BackendPair]
+            switch (item, parts.count) {
+            case ("all", _): expanded = all(in: registry)
+            case (_, 1): expanded = [BackendPair(item)]
+            case (_, 2) where !parts[0].isEmpty && !parts[1].isEmpty: expanded = [BackendPair(log: parts[0], state: parts[1])]
+            default: throw BenchError.invalidOption("--backend: '\(item)' is neither a backend name nor a log/state pair")
+            }
+            for pair in expanded where !pairs.contains(pair) { pairs.append(pair) }
+        }
+        return pairs
     }
 
     /// Parses a comma-separated list of client counts such as `1,64`.

@@ -73,7 +73,7 @@ public struct BenchOptions: Sendable, Hashable {
                 guard pair.log == pair.state else { throw fail("--state-backend \(pair.state): \(error.description)") }
                 throw fail(
                     "--backend \(pair.state): \(error.description) (compare it as a log with "
-                        + "--log-backend \(pair.log) --state-backend NAME)")
+                        + "--log-backend \(pair.log) --state-backend NAME, or --backend \(pair.log)/NAME)")
             }
         }
         guard [1, 3, 5, 7].contains(nodes) else { throw fail("--nodes must be 1, 3, 5 or 7 (got \(nodes))") }

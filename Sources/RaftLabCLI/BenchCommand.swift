@@ -29,11 +29,12 @@ struct BenchCommand: AsyncParsableCommand {
             """)
 
     @Option(help: ArgumentHelp(
-        "Backends to compare: a name, a comma-separated list, or all (the default).",
+        "Backends to compare: a comma-separated list of names, log/state pairs and all (the default).",
         discussion: """
-            Each names the backend of both stores: memory, flatfile, lmdb, leveldb, rocksdb or sqlite. \
-            wal provides only a log store: compare it with --log-backend wal --state-backend NAME. \
-            all runs every backend that provides both stores, then wal paired with lmdb as its state store.
+            A name is the backend of both stores: memory, flatfile, lmdb, leveldb, rocksdb or sqlite. \
+            A pair such as wal/rocksdb names the log backend, then the state backend; wal provides only \
+            a log store, so it appears in pairs only. all runs every backend that provides both stores, \
+            then wal/lmdb. Example: --backend all,wal/rocksdb,wal/leveldb
             """))
     var backend: String?
 

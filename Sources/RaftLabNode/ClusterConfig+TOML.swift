@@ -9,7 +9,7 @@ extension ClusterConfig {
     /// Reads a TOML config file:
     ///
     ///     [storage]
-    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
+    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb | rocksdb | sqlite | wal
     ///     state = "lmdb"
     ///     sync = true
     ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply

@@ -56,6 +56,9 @@ struct WorkloadTests {
         #expect(try BenchOptions.backends(parsing: "all", registry: .standard).map(\.description) == all)
         #expect(BenchOptions().backends.map(\.description) == all, "the default compares every backend")
         #expect(try BenchOptions.backends(parsing: "lmdb, leveldb", registry: .standard).map(\.log) == ["lmdb", "leveldb"])
+        #expect(try BenchOptions.backends(parsing: "all,wal/rocksdb,lmdb", registry: .standard).map(\.description) == all + ["wal/rocksdb"])
+        #expect(throws: BenchError.self) { try BenchOptions.backends(parsing: "wal/", registry: .standard) }
+        #expect(throws: BenchError.self) { try BenchOptions.backends(parsing: "a/b/c", registry: .standard) }
         #expect(try BenchOptions.concurrency(parsing: "1,8,64") == [1, 8, 64])
         #expect(throws: BenchError.self) { try BenchOptions.concurrency(parsing: "1,lots") }
 
@@ -98,7 +101,7 @@ struct WorkloadTests {
         bad.backends = [BackendPair("wal")]
         #expect(throws: BenchError.invalidOption(
             "--backend wal: backend 'wal' cannot be a state store; backends that can: \(stateBackends) "
-                + "(compare it as a log with --log-backend wal --state-backend NAME)")) {
+                + "(compare it as a log with --log-backend wal --state-backend NAME, or --backend wal/NAME)")) {
             try bad.validate(registry: .standard)
         }
         var paired = BenchOptions()
