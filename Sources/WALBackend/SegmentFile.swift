@@ -240,8 +240,11 @@ struct SegmentCursor {
             guard let data else { return true }
             var position = data
             while position < hole {
+                // Exactly the data stretch: reading past it would bring pages
+                // of the never-written extent into the cache, which SEEK_DATA
+                // then reports as data.
                 let count = min(Self.windowSize, hole - position)
-                if try !bytes(at: position, count: count).allSatisfy({ $0 == 0 }) { return false }
+                if try !segment.read(at: position, count: count).allSatisfy({ $0 == 0 }) { return false }
                 position += count
             }
             at = hole
