@@ -150,11 +150,16 @@ final class SegmentFile: @unchecked Sendable {
         zeroedThrough = target
     }
 
-    /// After open: everything from `offset` on is zeros (checked by the scan),
-    /// so only the stretch ahead of the writer needs zero-filling again.
+    /// After open: the data ends at `offset` and everything after it is
+    /// zeros (checked by the scan). The zeros the writer had already written
+    /// ahead of itself run to the next hole the file system reports; the
+    /// writer goes on zero-filling from there instead of redoing that stretch
+    /// (one MiB written and synced again on the first append after a restart).
     func markData(through offset: Int) {
         writeOffset = offset
-        zeroedThrough = offset
+        let seekHole: Int32 = 4  // SEEK_HOLE, as in `SegmentCursor`
+        let hole = lseek(descriptor, off_t(offset), seekHole)
+        zeroedThrough = hole < 0 ? offset : min(capacity, max(offset, Int(hole)))
     }
 
     /// Writes `bytes` at `offset`, one `pwrite` per page it touches (see the type's doc).
