@@ -66,10 +66,16 @@ let package = Package(
             "RocksDBBackend", "SQLiteBackend", "WALBackend",
         ]),
 
+        // Fault models over any store: power cuts that drop what was never synced.
+        .target(name: "StorageFaults", dependencies: ["StorageCore"]),
+
         // MARK: Raft: the engine imports the storage core only, never a backend
-        .target(name: "Raft", dependencies: ["StorageCore", .product(name: "Logging", package: "swift-log")]),
+        // The protocol core: a pure state machine (no clock, threads, I/O or randomness of its own).
+        .target(name: "Raft", dependencies: ["StorageCore"]),
+        // The runtime around it: real time, the stores, the apply stage, transports.
+        .target(name: "RaftRuntime", dependencies: ["Raft", "StorageCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "RaftTCPTransport", dependencies: [
-            "Raft",
+            "Raft", "RaftRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -80,7 +86,7 @@ let package = Package(
 
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL",
+            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
@@ -107,7 +113,7 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL", "RaftLabServer",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL", "RaftLabServer",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
@@ -134,7 +140,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
-        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "MemoryBackend"]),
+        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -157,7 +163,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
-            "Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend",
+            "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -74,7 +74,7 @@ struct LoadGenerator: Sendable {
                             } catch let error as NodeError {
                                 // Leadership moved: find the new leader and retry, unmeasured.
                                 switch error {
-                                case .notLeader, .noLeader, .timeout: leader = try await initialLeader()
+                                case .notLeader, .noLeader, .timeout, .outcomeUnknown: leader = try await initialLeader()
                                 case .shuttingDown, .internal: throw BenchError.failed("node error: \(error)")
                                 }
                             }

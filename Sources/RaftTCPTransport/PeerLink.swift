@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Raft
+import RaftRuntime
 import Synchronization
 
 /// The outbound side of the transport towards one peer: a bounded queue of

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Raft
+import RaftRuntime
 import Synchronization
 
 /// Raft messages over TCP, one process per node, on SwiftNIO.

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import Testing

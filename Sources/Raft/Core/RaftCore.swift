@@ -265,18 +265,29 @@ public final class RaftCore {
     // MARK: Outputs
 
     /// The work to do, or nil when there is none or a `Ready` is still outstanding.
-    public func ready() throws -> Ready? {
+    ///
+    /// - Parameter maxCommittedBytes: payload bytes of committed entries the
+    ///   application can take now (default `RaftCoreConfig.maxApplyBytes`); 0
+    ///   hands out none, so an application that applies in the background
+    ///   bounds the entries it holds. At least one entry is handed out
+    ///   otherwise, however large.
+    public func ready(maxCommittedBytes: Int? = nil) throws -> Ready? {
         guard !readyOutstanding else { return nil }
-        let hardState = HardState(term: term, votedFor: votedFor, commit: log.committed)
+        let current = HardState(term: term, votedFor: votedFor, commit: log.committed)
+        let entries = log.unstable.entries
+        let snapshot = log.unstable.snapshot
+        let voteChanged = current.term != persistedHardState.term || current.votedFor != persistedHardState.votedFor
+        let writesAnyway = !entries.isEmpty || snapshot != nil
+        let budget = maxCommittedBytes ?? config.maxApplyBytes
         let ready = Ready(
-            hardState: hardState == persistedHardState ? nil : hardState,
-            entries: log.unstable.entries,
-            snapshot: log.unstable.snapshot,
-            committedEntries: try log.nextCommittedEntries(maxBytes: config.maxApplyBytes),
+            hardState: (voteChanged || writesAnyway) && current != persistedHardState ? current : nil,
+            entries: entries,
+            snapshot: snapshot,
+            committedEntries: budget > 0 ? try log.nextCommittedEntries(maxBytes: budget) : [],
             messages: messages,
             messagesAfterPersist: messagesAfterPersist,
             readStates: readStates)
-        guard ready.mustPersist || !ready.committedEntries.isEmpty || !ready.messages.isEmpty
+        guard ready.mustSync || !ready.committedEntries.isEmpty || !ready.messages.isEmpty
             || !ready.messagesAfterPersist.isEmpty || !ready.readStates.isEmpty
         else { return nil }
         messages = []
@@ -286,7 +297,9 @@ public final class RaftCore {
         return ready
     }
 
-    /// Acknowledges that `ready` was persisted, sent and applied.
+    /// Acknowledges that `ready` was persisted and sent, and that its
+    /// committed entries were handed to the application (which may still be
+    /// applying them).
     public func advance(_ ready: Ready) throws {
         readyOutstanding = false
         if let hardState = ready.hardState { persistedHardState = hardState }
@@ -295,7 +308,7 @@ public final class RaftCore {
             log.applied = max(log.applied, snapshot.index)
         }
         if let last = ready.entries.last {
-            log.unstable.stableTo(index: last.index, term: last.term)
+            log.stableTo(index: last.index, term: last.term)
         }
         for entry in ready.committedEntries {
             log.applied = max(log.applied, entry.index)

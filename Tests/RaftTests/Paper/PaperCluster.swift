@@ -1,5 +1,6 @@
 import Foundation
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import Synchronization

@@ -1,8 +1,11 @@
+import Raft
 import StorageCore
 
 /// Writes what a `Ready` asks to the stores, in the order the core relies on.
 public enum ReadyPersistence {
-    /// Installs the snapshot (if any) and persists entries and hard state.
+    /// Installs the snapshot (if any) and persists entries and hard state:
+    /// the one synced log write of a Ready. Call it only once every committed
+    /// entry handed out before the snapshot was applied.
     ///
     /// The state store is restored first, then the log is cut: a crash in
     /// between leaves a state store ahead of the log, which `reconcile` repairs
@@ -60,17 +63,40 @@ public enum ReadyPersistence {
     /// checkpointed first, and the log is never compacted past the position
     /// that checkpoint made durable: after a power cut the state store may
     /// fall back to it, and a restart replays the log from there.
+    ///
+    /// Compacts at most `step` entries per `LogStore.compact` call, so a log
+    /// append waiting for the store between two calls waits for one step,
+    /// not for the whole compaction.
     @discardableResult
     public static func compactIfNeeded(
-        log: any LogStore, state: any StateStore, appliedIndex: UInt64, threshold: UInt64, keep: UInt64
+        log: any LogStore, state: any StateStore, appliedIndex: UInt64, threshold: UInt64, keep: UInt64,
+        step: UInt64 = .max
     ) throws -> Bool {
         let snapshotIndex = try log.snapshotIndex()
         guard appliedIndex > snapshotIndex + threshold, appliedIndex > keep else { return false }
         let durable = try state.checkpoint().index
-        guard durable > keep else { return false }
-        let through = min(appliedIndex, durable) - keep
-        guard through > snapshotIndex, let term = try? log.term(at: through) else { return false }
-        try log.compact(through: through, term: term)
+        return try compactLog(
+            log, durableIndex: durable, appliedIndex: appliedIndex, threshold: threshold, keep: keep, step: step)
+    }
+
+    /// The second half of `compactIfNeeded`, once a checkpoint made the state
+    /// store durable through `durableIndex`: compacts through
+    /// `min(appliedIndex, durableIndex) - keep`, in steps.
+    @discardableResult
+    public static func compactLog(
+        _ log: any LogStore, durableIndex: UInt64, appliedIndex: UInt64, threshold: UInt64, keep: UInt64,
+        step: UInt64 = .max
+    ) throws -> Bool {
+        var compacted = try log.snapshotIndex()
+        guard appliedIndex > compacted + threshold, durableIndex > keep else { return false }
+        let target = min(appliedIndex, durableIndex) - keep
+        guard target > compacted else { return false }
+        while compacted < target {
+            let through = target - compacted > step ? compacted + step : target
+            guard let term = try? log.term(at: through) else { break }
+            try log.compact(through: through, term: term)
+            compacted = through
+        }
         return true
     }
 }

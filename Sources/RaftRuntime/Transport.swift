@@ -1,3 +1,5 @@
+import Raft
+
 /// Carries messages between Raft nodes.
 ///
 /// Delivery is best effort: a transport may drop, delay or reorder messages

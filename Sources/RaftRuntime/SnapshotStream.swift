@@ -1,3 +1,4 @@
+import Raft
 import StorageCore
 
 /// The byte form of a state snapshot: every pair as `u32 key length, key,
