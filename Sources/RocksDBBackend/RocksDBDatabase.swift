@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// RocksDB is thread-safe itself; the locks here exist for close. `handles`
 /// guards the database and column family pointers so no call can run into a
-/// closed database; `readers` guards the iterators and snapshots behind
+/// closed database: reads and writes take it shared (a read never waits for
+/// a write's fsync), `close` exclusive; `readers` guards the iterators and snapshots behind
 /// `StateSnapshot`s, which must all be released before `rocksdb_close`. A
 /// snapshot takes only `readers`, so it can be read while the store holds
 /// `handles`. Lock order: `handles`, then `readers`.
@@ -32,7 +33,7 @@ final class RocksDBDatabase: Sendable {
     let directory: String
     let sync: Bool
     let syncs = SyncCounter()
-    private let handles: Mutex<Handles?>
+    private let handles: ReadWriteLock<Handles?>
     private let readers = Mutex(ReaderTable())
 
     /// The C handles of the open database. `@unchecked Sendable` because the
@@ -128,7 +129,7 @@ final class RocksDBDatabase: Sendable {
         rocksdb_writeoptions_set_sync(syncedWrite, sync ? 1 : 0)
         let unsyncedWrite: OpaquePointer = rocksdb_writeoptions_create()
         rocksdb_writeoptions_set_sync(unsyncedWrite, 0)
-        handles = Mutex(Handles(
+        handles = ReadWriteLock(Handles(
             db: db, options: options, tableOptions: tableOptions, cache: cache, families: cHandles.map { $0! },
             readOptions: readOptions, syncedWrite: syncedWrite, unsyncedWrite: unsyncedWrite))
         // The files RocksDB just created must be reachable after power loss.
@@ -146,7 +147,7 @@ final class RocksDBDatabase: Sendable {
     static func families(_ count: Int) -> [Family] { (1...count).map(Family.init) }
 
     func get(_ family: Family, _ key: Bytes) throws -> Bytes? {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             return try RocksDBDatabase.get(key, handles.db, handles.readOptions, handles.families[family.index], directory: directory)
         }
@@ -172,7 +173,7 @@ final class RocksDBDatabase: Sendable {
     /// still reaches the WAL file before the call returns, so it survives
     /// SIGKILL; after power loss RocksDB recovers a prefix of the writes.
     func write(durable: Bool = true, _ build: (RocksDBBatch) throws -> Void) throws {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let batch = RocksDBBatch(families: handles.families)
             try build(batch)
@@ -187,7 +188,7 @@ final class RocksDBDatabase: Sendable {
 
     /// Makes every write so far durable: one fdatasync of the WAL.
     func syncWAL() throws {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             try RocksDBError.call("flush_wal", directory: directory) { rocksdb_flush_wal(handles.db, 1, $0) }
             syncs.record()
@@ -197,7 +198,7 @@ final class RocksDBDatabase: Sendable {
     /// Visits pairs of `family` from the first key at or after `start` while
     /// `visit` returns true.
     func scan(_ family: Family, from start: Bytes, _ visit: (KeyValue) throws -> Bool) throws {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let iterator = RocksDBIterator(
                 db: handles.db, readOptions: handles.readOptions, family: handles.families[family.index], directory: directory)
@@ -209,7 +210,7 @@ final class RocksDBDatabase: Sendable {
 
     /// The last pair of `family`, nil when it is empty.
     func last(_ family: Family) throws -> KeyValue? {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let iterator = RocksDBIterator(
                 db: handles.db, readOptions: handles.readOptions, family: handles.families[family.index], directory: directory)
@@ -226,7 +227,7 @@ final class RocksDBDatabase: Sendable {
     func openReader(
         _ family: Family, reading keys: [(Family, Bytes)], range: ([Bytes?]) throws -> (from: Bytes, to: Bytes)
     ) throws -> (reader: Int, values: [Bytes?]) {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let snapshot: OpaquePointer = rocksdb_create_snapshot(handles.db)
             let readOptions: OpaquePointer = rocksdb_readoptions_create()
@@ -266,7 +267,7 @@ final class RocksDBDatabase: Sendable {
             if reader.started { reader.iterator.next() }
             reader.started = true
             let pair = try reader.iterator.current()
-            if pair.map({ !$0.key.lexicographicallyPrecedes(reader.end) }) ?? true { reader.finished = true }
+            if pair.map({ !$0.key.sortsBefore(reader.end) }) ?? true { reader.finished = true }
             table.open[id] = reader
             return reader.finished ? nil : pair
         }
@@ -280,7 +281,7 @@ final class RocksDBDatabase: Sendable {
     /// Releases open readers first (RocksDB requires it before close), syncs
     /// the WAL when writes were not synced, and closes. Closing twice is harmless.
     func close() throws {
-        try handles.withLock { handles in
+        try handles.withExclusive { handles in
             guard let open = handles else { return }
             readers.withLock { table in
                 for reader in table.open.values { reader.release() }

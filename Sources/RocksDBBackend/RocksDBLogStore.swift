@@ -23,8 +23,12 @@ final class RocksDBLogStore: LogStore {
     private let database: RocksDBDatabase
     private let log: RocksDBDatabase.Family
     private let meta: RocksDBDatabase.Family
-    /// Cached so bounds checks need no read; nil once closed.
+    /// Cached so bounds checks need no read; nil once closed. Held only for a moment.
     private let bounds: Mutex<LogBounds?>
+    /// Serialises mutating calls. Held across the engine write and its
+    /// fsync, while `bounds` is only ever held for a moment, so a reader
+    /// never waits for a write to reach the disk.
+    private let writer = Mutex(())
 
     init(directory: String, sync: Bool, settings: RocksDBSettings) throws {
         let recovery = sync
@@ -100,39 +104,52 @@ final class RocksDBLogStore: LogStore {
         }
         // The scan stops early only when an index is missing.
         if let missing = collector.expected {
-            throw StorageError.corrupted(path: path, reason: "log entry \(missing) is missing")
+            throw explain(MissingEntry(index: missing), reading: range)
         }
         return collector.entries
     }
 
+    /// An entry of `range` was not there although the bounds promised it: a
+    /// compaction or truncation that committed meanwhile explains that, with
+    /// the typed error it calls for; otherwise the log is damaged.
+    private func explain(_ missing: MissingEntry, reading range: ClosedRange<UInt64>) -> StorageError {
+        writer.withLock { _ in }  // a write in flight publishes its bounds when done
+        do {
+            try current().check(range)
+        } catch let error as StorageError {
+            return error
+        } catch {}
+        return .corrupted(path: database.directory, reason: "log entry \(missing.index) is missing")
+    }
+
     func append(_ entries: [LogEntry], hardState: HardState?) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             let plan = try current.planAppend(entries)
             try database.write { batch in
                 for index in plan?.obsolete ?? 0..<0 { batch.delete(log, index.bigEndianBytes) }
                 for entry in entries { batch.put(log, entry.index.bigEndianBytes, LogEntryCodec.encode(entry)) }
                 if let hardState { batch.put(meta, Self.hardStateKey, HardStateCodec.encode(hardState)) }
             }
-            if let plan { bounds?.last = plan.newLast }
+            if let plan { bounds.withLock { $0?.last = plan.newLast } }
         }
     }
 
     func truncateSuffix(after index: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let doomed = try current.planTruncate(after: index) else { return }
             try database.write { batch in
                 batch.deleteRange(log, from: doomed.lowerBound.bigEndianBytes, to: doomed.upperBound.bigEndianBytes)
             }
-            bounds?.last = index
+            bounds.withLock { $0?.last = index }
         }
     }
 
     /// The compacted prefix goes with one range tombstone, whatever its length.
     func compact(through index: UInt64, term: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let plan = try current.planCompact(through: index, term: term) else { return }
             try database.write { batch in
                 if !plan.dropped.isEmpty {
@@ -140,7 +157,7 @@ final class RocksDBLogStore: LogStore {
                 }
                 batch.put(meta, Self.compactionKey, PositionCodec.encode(plan.bounds.snapshot))
             }
-            bounds = plan.bounds
+            bounds.withLock { if $0 != nil { $0 = plan.bounds } }
         }
     }
 
@@ -155,8 +172,8 @@ final class RocksDBLogStore: LogStore {
     var syncCount: UInt64 { database.syncs.value }
 
     func close() throws {
-        try bounds.withLock { bounds in
-            bounds = nil
+        try writer.withLock { _ in
+            bounds.withLock { $0 = nil }
             try database.close()
         }
     }

@@ -29,19 +29,20 @@ final class RocksDBStateStore: StateStore {
     /// it never holds more than one batch in memory.
     static let restoreChunkBytes = 4 << 20
 
-    private struct Current {
-        var position: AppliedPosition
-        var generation: UInt32
-        var prefix: Bytes { RocksDBStateStore.prefix(generation) }
-    }
-
     private let database: RocksDBDatabase
     private let state: RocksDBDatabase.Family
     private let syncEachApply: Bool
     /// Set by an apply written without a sync, cleared by the checkpoint that syncs it.
     private let unsynced = Atomic(false)
-    /// nil once closed.
-    private let current: Mutex<Current?>
+    /// Cached applied position; nil once closed. Held only for a moment.
+    private let applied: Mutex<AppliedPosition?>
+    /// The generation reads look under. Readers hold it shared while they
+    /// read; a restore takes it exclusive only to switch over and drop the
+    /// old generation, so no read ever sees half of a switch.
+    private let generation: ReadWriteLock<UInt32>
+    /// Serialises mutating calls across the engine write and its fsync, so
+    /// readers never wait for the disk.
+    private let writer = Mutex(())
 
     static func prefix(_ generation: UInt32) -> Bytes {
         withUnsafeBytes(of: generation.bigEndian) { Array($0) }
@@ -59,7 +60,8 @@ final class RocksDBStateStore: StateStore {
             } ?? .zero
             let generation = try Self.decodeGeneration(database.get(state, Self.generationKey), directory)
             try Self.removeOtherGenerations(database, state, keeping: generation)
-            self.current = Mutex(Current(position: position, generation: generation))
+            self.applied = Mutex(position)
+            self.generation = ReadWriteLock(generation)
             self.database = database
         } catch {
             try? database.close()
@@ -85,11 +87,11 @@ final class RocksDBStateStore: StateStore {
         var before = false
         var after = false
         try database.scan(state, from: []) { pair in
-            before = pair.key.lexicographicallyPrecedes(own)
+            before = pair.key.sortsBefore(own)
             return false
         }
         try database.scan(state, from: next) { pair in
-            after = pair.key.lexicographicallyPrecedes(metaPrefix)
+            after = pair.key.sortsBefore(metaPrefix)
             return false
         }
         guard before || after else { return }
@@ -99,37 +101,44 @@ final class RocksDBStateStore: StateStore {
         }
     }
 
-    private func now() throws -> Current {
-        guard let now = current.withLock({ $0 }) else { throw StorageError.closed }
-        return now
+    /// Runs `body` with the prefix of the current generation, which no
+    /// restore switches meanwhile.
+    private func withPrefix<R>(_ body: (Bytes) throws -> R) throws -> R {
+        _ = try appliedPosition()
+        return try generation.withShared { try body(Self.prefix($0)) }
     }
 
     func get(_ key: Bytes) throws -> Bytes? {
-        try database.get(state, try now().prefix + key)
+        try withPrefix { prefix in try database.get(state, prefix + key) }
     }
 
     func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] {
-        let prefix = try now().prefix
-        guard limit > 0 else { return [] }
-        var pairs: [KeyValue] = []
-        try database.scan(state, from: prefix + range.lower) { pair in
-            guard pair.key.starts(with: prefix) else { return false }
-            let key = Array(pair.key[prefix.count...])
-            guard !range.isPastEnd(key) else { return false }
-            pairs.append(KeyValue(key: key, value: pair.value))
-            return pairs.count < limit
+        guard limit > 0 else {
+            _ = try appliedPosition()
+            return []
         }
-        return pairs
+        return try withPrefix { prefix in
+            var pairs: [KeyValue] = []
+            try database.scan(state, from: prefix + range.lower) { pair in
+                guard pair.key.starts(with: prefix) else { return false }
+                let key = Array(pair.key[prefix.count...])
+                guard !range.isPastEnd(key) else { return false }
+                pairs.append(KeyValue(key: key, value: pair.value))
+                return pairs.count < limit
+            }
+            return pairs
+        }
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
-        try current.withLock { current in
-            guard let now = current else { throw StorageError.closed }
-            guard position >= now.position else {
+        try writer.withLock { _ in
+            let current = try appliedPosition()
+            guard position >= current else {
                 throw StorageError.invalidArgument(
-                    "applied position \(position.index) is below the current position \(now.position.index)")
+                    "applied position \(position.index) is below the current position \(current.index)")
             }
-            let prefix = now.prefix
+            // Stable: only a restore changes it, and restores hold `writer` too.
+            let prefix = generation.withShared { Self.prefix($0) }
             try database.write(durable: syncEachApply) { writes in
                 for operation in batch.operations {
                     switch operation {
@@ -140,26 +149,29 @@ final class RocksDBStateStore: StateStore {
                 writes.put(state, Self.appliedKey, PositionCodec.encode(position))
             }
             if !syncEachApply { unsynced.store(true, ordering: .relaxed) }
-            current?.position = position
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
-    func appliedPosition() throws -> AppliedPosition { try now().position }
+    func appliedPosition() throws -> AppliedPosition {
+        guard let position = applied.withLock({ $0 }) else { throw StorageError.closed }
+        return position
+    }
 
     func checkpoint() throws -> AppliedPosition {
-        try current.withLock { current in
-            guard let now = current else { throw StorageError.closed }
-            guard database.sync, unsynced.load(ordering: .relaxed) else { return now.position }
+        try writer.withLock { _ in
+            let position = try appliedPosition()
+            guard database.sync, unsynced.load(ordering: .relaxed) else { return position }
             try database.syncWAL()
             unsynced.store(false, ordering: .relaxed)
-            return now.position
+            return position
         }
     }
 
     /// A RocksDB snapshot and an iterator reading it; the position and the
     /// generation come from the same snapshot, so they always match the pairs.
     func snapshot() throws -> any StateSnapshot {
-        _ = try now()
+        _ = try appliedPosition()
         let directory = database.directory
         let (reader, values) = try database.openReader(
             state, reading: [(state, Self.appliedKey), (state, Self.generationKey)]
@@ -179,18 +191,20 @@ final class RocksDBStateStore: StateStore {
     }
 
     /// Writes the new pairs under the next generation in unsynced chunks,
-    /// then, in one synced batch, records the new generation and position
-    /// and deletes the old generation with a range tombstone. Until that
-    /// batch the old state is the state: a crash or a bad source midway
-    /// leaves it whole, and the half-written generation is removed (now, or
-    /// at the next open after a crash). Memory stays at one chunk.
+    /// then, in one synced batch, records the new generation and position.
+    /// Until that batch the old state is the state: a crash or a bad source
+    /// midway leaves it whole, and the half-written generation is removed
+    /// (now, or at the next open after a crash). Memory stays at one chunk.
+    /// Then readers switch to the new generation and the old one goes with a
+    /// range tombstone (unsynced: after a crash, open removes it again).
     func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
-        try current.withLock { current in
-            guard let now = current else { throw StorageError.closed }
-            guard now.generation < UInt32.max - 1 else {
+        try writer.withLock { _ in
+            _ = try appliedPosition()
+            let old = generation.withShared { $0 }
+            guard old < UInt32.max - 1 else {
                 throw StorageError.full(backend: RocksDBError.backend, detail: "no state generation left for another restore")
             }
-            let next = now.generation + 1
+            let next = old + 1
             let nextPrefix = Self.prefix(next)
             var chunk: [KeyValue] = []
             var chunkBytes = 0
@@ -214,7 +228,6 @@ final class RocksDBStateStore: StateStore {
                     for pair in chunk { batch.put(state, nextPrefix + pair.key, pair.value) }
                     batch.put(state, Self.appliedKey, PositionCodec.encode(position))
                     batch.put(state, Self.generationKey, nextPrefix)
-                    batch.deleteRange(state, from: now.prefix, to: nextPrefix)
                 }
             } catch {
                 try? database.write(durable: false) { batch in
@@ -223,15 +236,21 @@ final class RocksDBStateStore: StateStore {
                 throw error
             }
             unsynced.store(false, ordering: .relaxed)
-            current = Current(position: position, generation: next)
+            try generation.withExclusive { current in
+                current = next
+                applied.withLock { if $0 != nil { $0 = position } }
+                try database.write(durable: false) { batch in
+                    batch.deleteRange(state, from: Self.prefix(old), to: nextPrefix)
+                }
+            }
         }
     }
 
     var syncCount: UInt64 { database.syncs.value }
 
     func close() throws {
-        try current.withLock { current in
-            current = nil
+        try writer.withLock { _ in
+            applied.withLock { $0 = nil }
             try database.close()
         }
     }

@@ -6,8 +6,14 @@ import StorageCore
 import Synchronization
 
 /// What the sqlite log and state stores share: one database file in WAL
-/// journal mode with its write connection, the directory lock, the sync rules
-/// and their counting, SQLite's own checkpoints, and the snapshot readers.
+/// journal mode with a write connection and a read connection, the directory
+/// lock, the sync rules and their counting, SQLite's own checkpoints, and the
+/// snapshot readers.
+///
+/// Reads go through their own connection: in WAL mode a reader never waits
+/// for the writer, so a read is never stuck behind a commit's fsync. Each
+/// read statement starts a fresh read transaction and sees every commit that
+/// returned before it.
 ///
 /// # Where it syncs
 /// SQLite appends each committed transaction to the `-wal` file.
@@ -26,11 +32,22 @@ import Synchronization
 ///   here, passively, once the WAL holds `checkpointFrames` frames (SQLite's
 ///   default automatic checkpoint, made explicit to count it): with sync on
 ///   or NORMAL they fdatasync the `-wal` and then the database file: 2 syncs.
-///
-/// Not thread-safe: `@unchecked Sendable` because a store keeps it in its
-/// locked state and calls it under that lock only (`readers` is safe alone).
-final class SQLiteDatabase: @unchecked Sendable {
-    enum Synchronous: String { case full = "FULL", normal = "NORMAL" }
+final class SQLiteDatabase: Sendable {
+    enum Synchronous: String, Sendable { case full = "FULL", normal = "NORMAL" }
+
+    /// The write connection and what only the writer touches.
+    private struct WriteSide: @unchecked Sendable {
+        let connection: SQLiteConnection
+        /// Set when a checkpoint copied the whole WAL: the next synced
+        /// commit starts the WAL over and syncs its header as well.
+        var walRestartPending: Bool
+    }
+
+    /// A connection touched only under its lock. `@unchecked Sendable`: the
+    /// region checker cannot see through the lock.
+    private struct Guarded: @unchecked Sendable {
+        let connection: SQLiteConnection
+    }
 
     let path: String
     let directory: String
@@ -38,12 +55,11 @@ final class SQLiteDatabase: @unchecked Sendable {
     let synchronous: Synchronous
     let checkpointFrames: Int32
     let syncs: SyncCounter
-    let connection: SQLiteConnection
     let readers: SQLiteReaders
     private let lock: StoreLock
-    /// Set when a checkpoint copied the whole WAL: the next synced commit
-    /// starts the WAL over and syncs its header as well.
-    private var walRestartPending = false
+    /// nil once closed.
+    private let writeSide: Mutex<WriteSide?>
+    private let readSide: Mutex<Guarded?>
 
     init(
         directory: String, fileName: String, schema: [String], sync: Bool, synchronous: Synchronous,
@@ -55,15 +71,14 @@ final class SQLiteDatabase: @unchecked Sendable {
         self.synchronous = synchronous
         self.checkpointFrames = settings.checkpointFrames
         self.syncs = syncs
-        lock = try StoreLock(directory: directory, backend: SQLiteConnection.backend)
-        do {
-            connection = try SQLiteConnection(path: path)
-        } catch {
-            lock.release()
-            throw error
-        }
+        let path = self.path
+        let lock = try StoreLock(directory: directory, backend: SQLiteConnection.backend)
+        self.lock = lock
         readers = SQLiteReaders(path: path)
+        var opened: [SQLiteConnection] = []
         do {
+            let connection = try SQLiteConnection(path: path)
+            opened.append(connection)
             guard try connection.text("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
                 throw StorageError.engine(backend: SQLiteConnection.backend, message: "\(path) refused WAL journal mode")
             }
@@ -74,46 +89,78 @@ final class SQLiteDatabase: @unchecked Sendable {
             // SQLite removes the WAL when its last connection closes; if the
             // schema found nothing to write, the first commit starts a new one.
             var info = stat()
-            walRestartPending = stat(path + "-wal", &info) != 0 || info.st_size == 0
+            let fresh = stat(path + "-wal", &info) != 0 || info.st_size == 0
+            let reader = try SQLiteConnection(path: path)
+            opened.append(reader)
+            try reader.execute("PRAGMA query_only=1")
+            try reader.execute("PRAGMA cache_size=-\(settings.cacheKiB)")
+            writeSide = Mutex(WriteSide(connection: connection, walRestartPending: fresh))
+            readSide = Mutex(Guarded(connection: reader))
         } catch {
-            connection.close()
+            for connection in opened { connection.close() }
             lock.release()
             throw error
         }
     }
 
-    /// Runs `body` as one transaction. With `durable` and sync on, a NORMAL
-    /// database commits this one transaction with FULL, which syncs it and
-    /// every commit before it. Counts the syncs, and checkpoints when the WAL
-    /// is long.
-    func write<R>(durable: Bool = false, _ body: () throws -> R) throws -> R {
-        let upgrade = durable && sync && synchronous == .normal
-        if upgrade { try connection.execute("PRAGMA synchronous=FULL") }
-        defer { if upgrade { try? connection.execute("PRAGMA synchronous=NORMAL") } }
-        let result = try connection.transaction(body)
-        if synchronous == .full || upgrade {
-            syncs.record(walRestartPending ? 2 : 1)
-            walRestartPending = false
+    /// Runs `body` with the read connection.
+    func read<R>(_ body: (SQLiteConnection) throws -> R) throws -> R {
+        try readSide.withLock { side in
+            guard let side else { throw StorageError.closed }
+            return try body(side.connection)
         }
-        if connection.walFrames >= checkpointFrames { try checkpoint() }
-        return result
+    }
+
+    /// Runs `body` as one transaction on the write connection. With `durable`
+    /// and sync on, a NORMAL database commits this one transaction with FULL,
+    /// which syncs it and every commit before it. Counts the syncs, and
+    /// checkpoints when the WAL is long.
+    func write<R: Sendable>(durable: Bool = false, _ body: (SQLiteConnection) throws -> R) throws -> R {
+        try writeSide.withLock { side in
+            guard let current = side else { throw StorageError.closed }
+            let connection = current.connection
+            let upgrade = durable && sync && synchronous == .normal
+            if upgrade { try connection.execute("PRAGMA synchronous=FULL") }
+            defer { if upgrade { try? connection.execute("PRAGMA synchronous=NORMAL") } }
+            let result = try connection.transaction { try body(connection) }
+            if synchronous == .full || upgrade {
+                syncs.record(current.walRestartPending ? 2 : 1)
+                side?.walRestartPending = false
+            }
+            if connection.walFrames >= checkpointFrames, try checkpoint(connection) {
+                side?.walRestartPending = true
+            }
+            return result
+        }
     }
 
     /// A passive SQLite checkpoint: what readers do not pin is copied into
     /// the database file (syncing the WAL first and the database after).
-    func checkpoint() throws {
+    /// True when it copied the whole WAL, which the next commit starts over.
+    private func checkpoint(_ connection: SQLiteConnection) throws -> Bool {
         let before = connection.walFrames
         let copied = try connection.checkpointWAL()
-        guard copied > 0 else { return }
+        guard copied > 0 else { return false }
         syncs.record(2)
-        if copied >= before { walRestartPending = true }
+        return copied >= before
     }
 
-    /// Ends the readers, closes the connection (SQLite then checkpoints and
-    /// removes the `-wal` file, being its last connection) and the lock.
+    /// Statements the write connection has prepared (for tests).
+    var preparedStatements: Int { writeSide.withLock { $0?.connection.preparedCount } ?? 0 }
+
+    /// Ends the readers, closes the connections (SQLite then checkpoints and
+    /// removes the `-wal` file, at its last connection) and the lock.
+    /// Closing twice is harmless.
     func close() {
-        readers.closeAll()
-        connection.close()
+        writeSide.withLock { side in
+            readSide.withLock { reader in
+                reader?.connection.close()
+                reader = nil
+            }
+            readers.closeAll()
+            side?.connection.close()
+            side = nil
+        }
         lock.release()
     }
 }

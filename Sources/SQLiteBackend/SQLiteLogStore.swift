@@ -16,36 +16,34 @@ final class SQLiteLogStore: LogStore {
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
     ]
 
-    private struct Open {
-        let database: SQLiteDatabase
-        var bounds: LogBounds
-    }
-
     private let syncs = SyncCounter()
-    private let path: String
-    /// nil once closed.
-    private let state: Mutex<Open?>
+    private let database: SQLiteDatabase
+    private var path: String { database.path }
+    /// Cached so bounds checks need no query; nil once closed. Held only for a moment.
+    private let bounds: Mutex<LogBounds?>
+    /// Serialises mutating calls across the commit and its fsync; reads use
+    /// the read connection and never wait for it.
+    private let writer = Mutex(())
 
     init(directory: String, sync: Bool, settings: SQLiteSettings) throws {
         // With sync off commits use NORMAL: no fsync, still a consistent database.
         let database = try SQLiteDatabase(
             directory: directory, fileName: "log.db", schema: Self.schema, sync: sync, synchronous: sync ? .full : .normal,
             settings: settings, syncs: syncs)
-        path = database.path
         do {
-            state = Mutex(Open(database: database, bounds: try Self.loadBounds(database)))
+            bounds = Mutex(try database.read { try Self.loadBounds($0, path: database.path) })
+            self.database = database
         } catch {
             database.close()
             throw error
         }
     }
 
-    private static func loadBounds(_ database: SQLiteDatabase) throws -> LogBounds {
-        let path = database.path
-        let snapshot = try readMeta(database.connection, "compaction").map {
+    private static func loadBounds(_ connection: SQLiteConnection, path: String) throws -> LogBounds {
+        let snapshot = try readMeta(connection, "compaction").map {
             try PositionCodec.decode($0, source: "\(path) (compaction point)")
         } ?? .zero
-        let (first, last) = try database.connection.withStatement("SELECT MIN(idx), MAX(idx) FROM entries") { row in
+        let (first, last) = try connection.withStatement("SELECT MIN(idx), MAX(idx) FROM entries") { row in
             _ = try row.step()
             return row.isNull(0) ? (nil, nil) : (UInt64(bitPattern: row.int64(0)), UInt64(bitPattern: row.int64(1)))
         }
@@ -71,30 +69,26 @@ final class SQLiteLogStore: LogStore {
         }
     }
 
-    private func withOpen<T>(_ body: (inout Open) throws -> T) throws -> T {
-        try state.withLock { state in
-            guard state != nil else { throw StorageError.closed }
-            return try body(&state!)
-        }
+    private func current() throws -> LogBounds {
+        guard let current = bounds.withLock({ $0 }) else { throw StorageError.closed }
+        return current
     }
 
-    func snapshotIndex() throws -> UInt64 { try withOpen { $0.bounds.snapshot.index } }
-    func firstIndex() throws -> UInt64 { try withOpen { $0.bounds.first } }
-    func lastIndex() throws -> UInt64 { try withOpen { $0.bounds.last } }
+    func snapshotIndex() throws -> UInt64 { try current().snapshot.index }
+    func firstIndex() throws -> UInt64 { try current().first }
+    func lastIndex() throws -> UInt64 { try current().last }
 
     func term(at index: UInt64) throws -> UInt64 {
-        if let known = try withOpen({ try $0.bounds.knownTerm(at: index) }) { return known }
+        if let known = try current().knownTerm(at: index) { return known }
         return try entry(at: index).term
     }
 
     func entries(_ range: ClosedRange<UInt64>, maxBytes: Int) throws -> [LogEntry] {
-        try withOpen { open in
-            try open.bounds.check(range)
+        try current().check(range)
+        let path = self.path
+        let collected = try database.read { connection in
             var collector = EntryCollector(range: range, maxBytes: maxBytes)
-            let path = self.path
-            try open.database.connection.withStatement(
-                "SELECT idx, record FROM entries WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx"
-            ) { rows in
+            try connection.withStatement("SELECT idx, record FROM entries WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx") { rows in
                 try rows.bind(1, Int64(clamping: range.lowerBound))
                 try rows.bind(2, Int64(clamping: range.upperBound))
                 while try rows.step() {
@@ -104,23 +98,35 @@ final class SQLiteLogStore: LogStore {
                     guard try collector.add(entry, path: path) else { break }
                 }
             }
-            if let missing = collector.expected {
-                throw StorageError.corrupted(path: path, reason: "log entry \(missing) is missing")
-            }
-            return collector.entries
+            return collector
         }
+        if let missing = collected.expected { throw explain(MissingEntry(index: missing), reading: range) }
+        return collected.entries
+    }
+
+    /// An entry of `range` was not there although the bounds promised it: a
+    /// compaction or truncation that committed meanwhile explains that, with
+    /// the typed error it calls for; otherwise the log is damaged.
+    private func explain(_ missing: MissingEntry, reading range: ClosedRange<UInt64>) -> StorageError {
+        writer.withLock { _ in }  // a write in flight publishes its bounds when done
+        do {
+            try current().check(range)
+        } catch let error as StorageError {
+            return error
+        } catch {}
+        return .corrupted(path: path, reason: "log entry \(missing.index) is missing")
     }
 
     func append(_ entries: [LogEntry], hardState: HardState?) throws {
-        try withOpen { open in
-            let plan = try open.bounds.planAppend(entries)
+        try writer.withLock { _ in
+            let current = try current()
+            let plan = try current.planAppend(entries)
             guard plan != nil || hardState != nil else { return }
             if let plan, plan.newLast > UInt64(Int64.max) {
                 throw StorageError.invalidArgument("the sqlite backend keeps log indexes up to \(Int64.max)")
             }
-            let connection = open.database.connection
-            try open.database.write {
-                if let first = entries.first, first.index <= open.bounds.last {
+            try database.write { connection in
+                if let first = entries.first, first.index <= current.last {
                     try connection.withStatement("DELETE FROM entries WHERE idx >= ?1") { statement in
                         try statement.bind(1, Int64(first.index))
                         try statement.run()
@@ -135,42 +141,42 @@ final class SQLiteLogStore: LogStore {
                 }
                 if let hardState { try Self.writeMeta(connection, "hard_state", HardStateCodec.encode(hardState)) }
             }
-            if let plan { open.bounds.last = plan.newLast }
+            if let plan { bounds.withLock { $0?.last = plan.newLast } }
         }
     }
 
     func truncateSuffix(after index: UInt64) throws {
-        try withOpen { open in
-            guard try open.bounds.planTruncate(after: index) != nil else { return }
-            let connection = open.database.connection
-            try open.database.write {
+        try writer.withLock { _ in
+            guard try current().planTruncate(after: index) != nil else { return }
+            try database.write { connection in
                 try connection.withStatement("DELETE FROM entries WHERE idx > ?1") { statement in
                     try statement.bind(1, Int64(clamping: index))
                     try statement.run()
                 }
             }
-            open.bounds.last = index
+            bounds.withLock { $0?.last = index }
         }
     }
 
     func compact(through index: UInt64, term: UInt64) throws {
-        try withOpen { open in
-            guard let plan = try open.bounds.planCompact(through: index, term: term) else { return }
-            let connection = open.database.connection
-            try open.database.write {
+        try writer.withLock { _ in
+            guard let plan = try current().planCompact(through: index, term: term) else { return }
+            try database.write { connection in
                 try connection.withStatement("DELETE FROM entries WHERE idx <= ?1") { statement in
                     try statement.bind(1, Int64(clamping: index))
                     try statement.run()
                 }
                 try Self.writeMeta(connection, "compaction", PositionCodec.encode(plan.bounds.snapshot))
             }
-            open.bounds = plan.bounds
+            bounds.withLock { if $0 != nil { $0 = plan.bounds } }
         }
     }
 
     func hardState() throws -> HardState {
-        try withOpen { open in
-            try Self.readMeta(open.database.connection, "hard_state").map {
+        _ = try current()
+        let path = self.path
+        return try database.read { connection in
+            try Self.readMeta(connection, "hard_state").map {
                 try HardStateCodec.decode($0, source: "\(path) (hard state)")
             } ?? .initial
         }
@@ -180,12 +186,12 @@ final class SQLiteLogStore: LogStore {
 
     /// Statements the write connection has prepared, for tests: it stays
     /// fixed however many calls are made, as each SQL text is compiled once.
-    var preparedStatements: Int { (try? withOpen { $0.database.connection.preparedCount }) ?? 0 }
+    var preparedStatements: Int { database.preparedStatements }
 
     func close() throws {
-        state.withLock { state in
-            state?.database.close()
-            state = nil
+        writer.withLock { _ in
+            bounds.withLock { $0 = nil }
+            database.close()
         }
     }
 }

@@ -26,20 +26,17 @@ final class SQLiteStateStore: StateStore {
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
     ]
 
-    private struct Open {
-        let database: SQLiteDatabase
-        var position: AppliedPosition
-        /// Applies committed without a sync since the last checkpoint.
-        var unsynced = false
-    }
-
     private let syncs = SyncCounter()
-    private let path: String
+    private let database: SQLiteDatabase
     private let sync: Bool
     private let syncEachApply: Bool
-    private let readers: SQLiteReaders
-    /// nil once closed.
-    private let state: Mutex<Open?>
+    /// Cached applied position; nil once closed. Held only for a moment.
+    private let applied: Mutex<AppliedPosition?>
+    /// Applies committed without a sync since the last checkpoint.
+    private let unsynced = Atomic(false)
+    /// Serialises mutating calls across the commit and its fsync; reads use
+    /// the read connection and never wait for it.
+    private let writer = Mutex(())
 
     init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: SQLiteSettings) throws {
         self.sync = sync
@@ -47,10 +44,9 @@ final class SQLiteStateStore: StateStore {
         let database = try SQLiteDatabase(
             directory: directory, fileName: "state.db", schema: Self.schema, sync: sync,
             synchronous: sync && stateSync == .always ? .full : .normal, settings: settings, syncs: syncs)
-        path = database.path
-        readers = database.readers
         do {
-            state = Mutex(Open(database: database, position: try Self.readPosition(database.connection, path: database.path)))
+            applied = Mutex(try database.read { try Self.readPosition($0, path: database.path) })
+            self.database = database
         } catch {
             database.close()
             throw error
@@ -63,16 +59,10 @@ final class SQLiteStateStore: StateStore {
         } ?? .zero
     }
 
-    private func withOpen<T>(_ body: (inout Open) throws -> T) throws -> T {
-        try state.withLock { state in
-            guard state != nil else { throw StorageError.closed }
-            return try body(&state!)
-        }
-    }
-
     func get(_ key: Bytes) throws -> Bytes? {
-        try withOpen { open in
-            try open.database.connection.withStatement("SELECT value FROM kv WHERE key = ?1") { row in
+        _ = try appliedPosition()
+        return try database.read { connection in
+            try connection.withStatement("SELECT value FROM kv WHERE key = ?1") { row in
                 try row.bind(1, key)
                 return try row.step() ? row.bytes(0) : nil
             }
@@ -80,12 +70,13 @@ final class SQLiteStateStore: StateStore {
     }
 
     func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] {
-        try withOpen { open in
-            guard limit > 0 else { return [] }
-            let sql = range.upper == nil
-                ? "SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key LIMIT ?3"
-                : "SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3"
-            return try open.database.connection.withStatement(sql) { rows in
+        _ = try appliedPosition()
+        guard limit > 0 else { return [] }
+        let sql = range.upper == nil
+            ? "SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key LIMIT ?3"
+            : "SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3"
+        return try database.read { connection in
+            try connection.withStatement(sql) { rows in
                 try rows.bind(1, range.lower)
                 if let upper = range.upper { try rows.bind(2, upper) }
                 try rows.bind(3, Int64(min(limit, Int(Int64.max))))
@@ -97,13 +88,13 @@ final class SQLiteStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
-        try withOpen { open in
-            guard position >= open.position else {
+        try writer.withLock { _ in
+            let current = try appliedPosition()
+            guard position >= current else {
                 throw StorageError.invalidArgument(
-                    "applied position \(position.index) is below the current position \(open.position.index)")
+                    "applied position \(position.index) is below the current position \(current.index)")
             }
-            let connection = open.database.connection
-            try open.database.write {
+            try database.write { connection in
                 for operation in batch.operations {
                     switch operation {
                     case .put(let key, let value):
@@ -121,22 +112,24 @@ final class SQLiteStateStore: StateStore {
                 }
                 try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
-            open.position = position
-            if sync, !syncEachApply { open.unsynced = true }
+            if sync, !syncEachApply { unsynced.store(true, ordering: .relaxed) }
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
-    func appliedPosition() throws -> AppliedPosition { try withOpen { $0.position } }
+    func appliedPosition() throws -> AppliedPosition {
+        guard let position = applied.withLock({ $0 }) else { throw StorageError.closed }
+        return position
+    }
 
     func checkpoint() throws -> AppliedPosition {
-        try withOpen { open in
-            guard open.unsynced else { return open.position }
-            let connection = open.database.connection
-            let position = open.position
-            try open.database.write(durable: true) {
+        try writer.withLock { _ in
+            let position = try appliedPosition()
+            guard unsynced.load(ordering: .relaxed) else { return position }
+            try database.write(durable: true) { connection in
                 try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
-            open.unsynced = false
+            unsynced.store(false, ordering: .relaxed)
             return position
         }
     }
@@ -145,11 +138,11 @@ final class SQLiteStateStore: StateStore {
     /// are read from one snapshot of the database while writes go on.
     func snapshot() throws -> any StateSnapshot {
         _ = try appliedPosition()
-        let path = self.path
-        let (reader, position) = try readers.open(query: "SELECT key, value FROM kv ORDER BY key") { connection in
+        let path = database.path
+        let (reader, position) = try database.readers.open(query: "SELECT key, value FROM kv ORDER BY key") { connection in
             try Self.readPosition(connection, path: path)
         }
-        return SQLiteStateSnapshot(readers: readers, reader: reader, position: position)
+        return SQLiteStateSnapshot(readers: database.readers, reader: reader, position: position)
     }
 
     /// One transaction: delete every pair, insert the source's pairs as they
@@ -158,9 +151,9 @@ final class SQLiteStateStore: StateStore {
     /// bounded; until the commit the old state is the state, and a crash or a
     /// bad source midway leaves it whole.
     func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
-        try withOpen { open in
-            let connection = open.database.connection
-            try open.database.write(durable: true) {
+        try writer.withLock { _ in
+            _ = try appliedPosition()
+            try database.write(durable: true) { connection in
                 try connection.execute("DELETE FROM kv")
                 var previous: Bytes?
                 while let pair = try source.next() {
@@ -174,20 +167,20 @@ final class SQLiteStateStore: StateStore {
                 }
                 try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
-            open.position = position
-            open.unsynced = false
+            unsynced.store(false, ordering: .relaxed)
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
     var syncCount: UInt64 { syncs.value }
 
     /// Statements the write connection has prepared, for tests.
-    var preparedStatements: Int { (try? withOpen { $0.database.connection.preparedCount }) ?? 0 }
+    var preparedStatements: Int { database.preparedStatements }
 
     func close() throws {
-        state.withLock { state in
-            state?.database.close()
-            state = nil
+        writer.withLock { _ in
+            applied.withLock { $0 = nil }
+            database.close()
         }
     }
 }

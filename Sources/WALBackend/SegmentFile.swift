@@ -21,8 +21,10 @@ import StorageCore
 /// write the whole MiB back; measured here, a 1 MiB zero-fill in one write
 /// turned each later 100-byte append into 1 MiB of disk writes.
 ///
-/// Not thread-safe: `@unchecked Sendable` because the log store keeps its
-/// segments in its state and touches them under its lock only.
+/// `read` may run on any thread at any time (it is one `pread`); everything
+/// else, the write position above all, belongs to the log store's writer,
+/// which is one at a time. That is the whole of its thread safety, hence
+/// `@unchecked Sendable`. The descriptor closes when the last reference goes.
 final class SegmentFile: @unchecked Sendable {
     static let headerSize = 32
     static let magic = Bytes("RLWALSEG".utf8)

@@ -49,7 +49,7 @@ struct WALRecovery {
 
         var state = WALLogStore.State(
             bounds: LogBounds(snapshot: meta.snapshot, last: meta.snapshot.index), locations: [],
-            hardState: meta.hardState, segments: [], failure: nil)
+            hardState: meta.hardState, segments: [])
         do {
             for (position, id) in ids.enumerated() {
                 let segment = try SegmentFile.open(id: id, directory: directory)

@@ -199,6 +199,56 @@ struct LogStoreConformanceTests {
         #expect(try log.hardState() == HardState(term: 2, votedFor: 1, commit: 25))
     }
 
+    @Test("reads on another thread see whole entries while appends, truncations and compactions go on", arguments: BackendUnderTest.logStores)
+    func concurrentReads(backend: BackendUnderTest) async throws {
+        let dir = TestDirectory("log-concurrent-\(backend)")
+        defer { dir.remove() }
+        let log = try backend.openLog(dir.path, sync: false)
+        defer { try? log.close() }
+        try log.append(entries(1...20, term: 1))
+        let reads = try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask {
+                var term: UInt64 = 1
+                for round in 0..<150 {
+                    let last = try log.lastIndex()
+                    switch round % 5 {
+                    case 3:
+                        term += 1
+                        try log.append(entries(last - 2...last + 3, term: term))
+                    case 4:
+                        try log.truncateSuffix(after: last - 1)
+                        try log.compact(through: try log.firstIndex() + 2, term: try log.term(at: try log.firstIndex() + 2))
+                    default:
+                        try log.append(entries(last + 1...last + 4, term: term), hardState: HardState(term: term, votedFor: 1, commit: last))
+                    }
+                }
+                return 0
+            }
+            group.addTask {
+                var reads = 0
+                for _ in 0..<600 {
+                    do {
+                        let first = try log.firstIndex()
+                        let read = try log.entries(first...max(first, try log.lastIndex()), maxBytes: .max)
+                        // Whole entries, consecutive, each holding what was written for its index and term.
+                        for (offset, entry) in read.enumerated() {
+                            #expect(entry.index == first + UInt64(offset))
+                            #expect(entry == entries(entry.index...entry.index, term: entry.term)[0])
+                        }
+                        reads += 1
+                    } catch StorageError.compacted, StorageError.unavailable {
+                        // The log moved between the bounds and the read: a typed answer, not damage.
+                    }
+                }
+                return reads
+            }
+            var total = 0
+            for try await count in group { total += count }
+            return total
+        }
+        #expect(reads > 0)
+    }
+
     @Test("seeded random operations match a reference model", arguments: BackendUnderTest.logStores)
     func randomOperationsMatchModel(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-model-\(backend)")
