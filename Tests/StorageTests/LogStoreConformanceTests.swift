@@ -1,4 +1,6 @@
+import Foundation
 import StorageCore
+import Synchronization
 import Testing
 
 /// The LogStore contract, run against every registered backend that provides a log store.
@@ -200,14 +202,24 @@ struct LogStoreConformanceTests {
     }
 
     @Test("reads on another thread see whole entries while appends, truncations and compactions go on", arguments: BackendUnderTest.logStores)
-    func concurrentReads(backend: BackendUnderTest) async throws {
+    func concurrentReads(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-concurrent-\(backend)")
         defer { dir.remove() }
         let log = try backend.openLog(dir.path, sync: false)
         defer { try? log.close() }
         try log.append(entries(1...20, term: 1))
-        let reads = try await withThrowingTaskGroup(of: Int.self) { group in
-            group.addTask {
+        // The writer runs on a thread of its own: a dispatch queue would share
+        // the few worker threads that run the tests (this one included), and
+        // the writer could wait behind the reader that waits for it.
+        let writerDone = DispatchSemaphore(value: 0)
+        let writerError = Mutex<Error?>(nil)
+        let writing = Atomic(true)
+        let writer = Thread {
+            defer {
+                writing.store(false, ordering: .releasing)
+                writerDone.signal()
+            }
+            do {
                 var term: UInt64 = 1
                 for round in 0..<150 {
                     let last = try log.lastIndex()
@@ -217,35 +229,35 @@ struct LogStoreConformanceTests {
                         try log.append(entries(last - 2...last + 3, term: term))
                     case 4:
                         try log.truncateSuffix(after: last - 1)
-                        try log.compact(through: try log.firstIndex() + 2, term: try log.term(at: try log.firstIndex() + 2))
+                        let through = try log.firstIndex() + 2
+                        try log.compact(through: through, term: try log.term(at: through))
                     default:
                         try log.append(entries(last + 1...last + 4, term: term), hardState: HardState(term: term, votedFor: 1, commit: last))
                     }
                 }
-                return 0
+            } catch {
+                writerError.withLock { $0 = error }
             }
-            group.addTask {
-                var reads = 0
-                for _ in 0..<600 {
-                    do {
-                        let first = try log.firstIndex()
-                        let read = try log.entries(first...max(first, try log.lastIndex()), maxBytes: .max)
-                        // Whole entries, consecutive, each holding what was written for its index and term.
-                        for (offset, entry) in read.enumerated() {
-                            #expect(entry.index == first + UInt64(offset))
-                            #expect(entry == entries(entry.index...entry.index, term: entry.term)[0])
-                        }
-                        reads += 1
-                    } catch StorageError.compacted, StorageError.unavailable {
-                        // The log moved between the bounds and the read: a typed answer, not damage.
-                    }
-                }
-                return reads
-            }
-            var total = 0
-            for try await count in group { total += count }
-            return total
         }
+        writer.start()
+        var reads = 0
+        let deadline = Date().addingTimeInterval(60)
+        while writing.load(ordering: .acquiring) || (reads == 0 && Date() < deadline) {
+            do {
+                let first = try log.firstIndex()
+                let read = try log.entries(first...max(first, try log.lastIndex()), maxBytes: .max)
+                // Whole entries, consecutive, each holding what was written for its index and term.
+                for (offset, entry) in read.enumerated() {
+                    #expect(entry.index == first + UInt64(offset))
+                    #expect(entry == entries(entry.index...entry.index, term: entry.term)[0])
+                }
+                reads += 1
+            } catch StorageError.compacted, StorageError.unavailable {
+                // The log moved between the bounds and the read: a typed answer, not damage.
+            }
+        }
+        writerDone.wait()
+        if let error = writerError.withLock({ $0 }) { throw error }
         #expect(reads > 0)
     }
 
