@@ -4,9 +4,10 @@
 // every one that provides a state store), next to the disk's own floor
 // measured in the same run.
 //
-//     swift package benchmark                       # all of them
-//     swift package benchmark --filter 'lmdb'       # one backend
-//     swift package benchmark --filter 'wal|floor'  # wal next to the fdatasync floor
+//     swift package benchmark                          # all of them
+//     swift package benchmark --filter '.*lmdb.*'      # one backend (filters match whole names)
+//     swift package benchmark --filter 'floor.*' --filter 'log append 1 · wal.*'
+//                                                      # wal next to the fdatasync floor
 import Benchmark
 import Foundation
 import MemoryBackend
