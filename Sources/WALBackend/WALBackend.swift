@@ -13,9 +13,10 @@ import StorageCore
 ///
 /// # Where it syncs
 /// With `sync` on:
-/// - `append` (entries and/or hard state) and `truncateSuffix`: one `pwrite`
-///   of one frame into the preallocated, already zero-filled segment, then one
-///   `fdatasync` of that segment: 1 sync. Because the blocks are allocated and
+/// - `append` (entries and/or hard state) and `truncateSuffix`: one frame
+///   written into the preallocated, already zero-filled segment (one `pwrite`
+///   per page it touches, see `SegmentFile`), then one `fdatasync` of that
+///   segment: 1 sync. Because the blocks are allocated and
 ///   written before, and the file size never changes, that fdatasync flushes
 ///   data only, no inode or extent metadata. Once per `zeroFillStep` (1 MiB)
 ///   of log the same call also writes the next stretch of zeros, which that
