@@ -44,6 +44,13 @@ public struct Message: Sendable, Hashable {
         /// ReadIndex: a follower asks the leader for a read index (`context` identifies the request).
         case readIndex = 12
         case readIndexResponse = 13
+        /// The runtime's acknowledgment of snapshot data received so far
+        /// (`snapshot.offset`): flow control for a snapshot in transit. Never
+        /// reaches the core.
+        case snapshotAck = 14
+        /// A follower whose state store is behind its log (lost with a
+        /// volatile store) asks the leader for a snapshot.
+        case snapshotRequest = 15
     }
 
     public var kind: Kind

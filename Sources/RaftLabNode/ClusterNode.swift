@@ -50,6 +50,8 @@ public final class ClusterNode: NoSQLService {
         options.maxBatch = config.engine.maxBatch
         options.maxInflightMessages = config.engine.maxInflight
         options.randomSeed = randomSeed
+        // Snapshots from the leader arrive on disk, next to the node's stores.
+        options.snapshotStagingDirectory = config.storage.storageConfig(forNode: id).dataDirectory + "/snapshot-staging"
         do {
             raft = try RaftNode(
                 id: id,

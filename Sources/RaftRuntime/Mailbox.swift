@@ -9,6 +9,10 @@ final class Mailbox: Sendable {
     struct Batch {
         var messages: [Message] = []
         var ticks = 0
+        /// Followers a snapshot transfer to failed.
+        var snapshotFailures: [NodeID] = []
+        /// Peers the transport could not reach.
+        var unreachable: Set<NodeID> = []
     }
 
     private struct State {
@@ -17,7 +21,10 @@ final class Mailbox: Sendable {
         var closed = false
         var waiter: CheckedContinuation<Void, Never>?
 
-        var isReady: Bool { closed || nudged || batch.ticks > 0 || !batch.messages.isEmpty }
+        var isReady: Bool {
+            closed || nudged || batch.ticks > 0 || !batch.messages.isEmpty || !batch.snapshotFailures.isEmpty
+                || !batch.unreachable.isEmpty
+        }
     }
 
     private let state = Mutex(State())
@@ -28,6 +35,14 @@ final class Mailbox: Sendable {
 
     func tick() {
         notify { $0.batch.ticks += 1 }
+    }
+
+    func snapshotFailed(to follower: NodeID) {
+        notify { $0.batch.snapshotFailures.append(follower) }
+    }
+
+    func unreachable(_ peer: NodeID) {
+        notify { $0.batch.unreachable.insert(peer) }
     }
 
     /// Wakes the loop with nothing to deliver: it looks for work again.

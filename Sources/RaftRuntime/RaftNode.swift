@@ -10,6 +10,9 @@ public struct RaftNodeOptions: Sendable {
     public var heartbeatTicks: Int = 1
     /// Real time per tick.
     public var tickInterval: Duration = .milliseconds(10)
+    /// When true the node keeps no clock of its own: time passes only when
+    /// its owner calls `tick()` (seeded runtime tests drive the clock).
+    public var manualTicks = false
     /// Proposals appended (and synced) together at most (group commit).
     public var maxBatch: Int = 1024
     /// Append messages in flight to one follower (pipelining window).
@@ -29,6 +32,14 @@ public struct RaftNodeOptions: Sendable {
     public var compactionStep: UInt64 = 1_000
     /// Data bytes per InstallSnapshot message.
     public var maxSnapshotChunkBytes: Int = 1 << 20
+    /// Snapshot chunks sent to a follower and not yet acknowledged, at most.
+    public var snapshotWindow: Int = 4
+    /// A snapshot transfer without progress for this long is abandoned,
+    /// reported to the core, and retried after a backoff.
+    public var snapshotTransferTimeout: Duration = .seconds(10)
+    /// Where a follower writes a snapshot while it arrives (nil: in memory).
+    /// Files left there by a crash are removed at start.
+    public var snapshotStagingDirectory: String?
     /// How long `propose`, `readIndex` and membership changes wait.
     public var operationTimeout: Duration = .seconds(10)
     /// A learner is promoted once it is this close to the leader's last index.
@@ -140,8 +151,8 @@ public actor RaftNode {
     /// Drawn anew by every instance: read contexts of an earlier run of this
     /// node (whose responses may still be queued somewhere) never match ours.
     private let bootNonce = UInt64.random(in: 1...UInt64.max)
-    private var assembler = SnapshotAssembler()
-    private var receivedSnapshots: [UInt64: (term: UInt64, data: [UInt8])] = [:]
+    private var receiver: SnapshotReceiver
+    private var receivedSnapshots: [UInt64: (term: UInt64, data: StagedSnapshot)] = [:]
     private var tickCount: UInt64 = 0
     private var foreignMessagesDropped: UInt64 = 0
     private var foreignWarnings: [NodeID: ContinuousClock.Instant] = [:]
@@ -164,7 +175,7 @@ public actor RaftNode {
         self.logger = logger ?? Logger(label: "raftlab.raft.node\(id)")
         io = BlockingIOQueue(label: "raftlab.raft.node\(id).io")
         background = BlockingIOQueue(label: "raftlab.raft.node\(id).compaction")
-        try ReadyPersistence.reconcile(log: logStore, state: stateStore)
+        let stateComplete = try ReadyPersistence.reconcile(log: logStore, state: stateStore)
         let bootstrapped = try Bootstrap.bootstrapIfNew(log: logStore, state: stateStore, configuration: configuration)
         let stored = try Bootstrap.storedConfiguration(log: logStore, state: stateStore)
         let applied = try stateStore.appliedPosition().index
@@ -186,7 +197,15 @@ public actor RaftNode {
             maxMessageBytes: options.maxMessageBytes, maxInflightMessages: options.maxInflightMessages,
             maxApplyBytes: options.maxApplyBytes, preVote: options.preVote, checkQuorum: options.checkQuorum)
         let random = options.randomSeed.map { SplitMix64(seed: $0) } ?? SplitMix64()
-        core = try RaftCore(config: config, storage: logStore, applied: applied, configuration: membership, random: random)
+        let compacted = try logStore.snapshotIndex()
+        if !stateComplete {
+            self.logger.warning(
+                "the state store is behind the log's compaction point (its data was lost); asking the leader for a snapshot",
+                metadata: ["applied": "\(applied)", "log_compacted_through": "\(compacted)"])
+        }
+        core = try RaftCore(
+            config: config, storage: logStore, applied: stateComplete ? applied : compacted,
+            configuration: membership, random: random, awaitingSnapshot: !stateComplete)
         lastCompactionCheck = applied
         let mailbox = self.mailbox
         applier = ApplyStage(
@@ -194,7 +213,15 @@ public actor RaftNode {
             onApplied: options.onApplied, onProgress: { mailbox.nudge() })
         snapshots = SnapshotSender(
             label: "raftlab.raft.node\(id).snapshots", store: stateStore, transport: transport,
-            maxChunkBytes: options.maxSnapshotChunkBytes, logger: self.logger)
+            maxChunkBytes: options.maxSnapshotChunkBytes, window: options.snapshotWindow,
+            timeout: options.snapshotTransferTimeout, logger: self.logger,
+            onFailure: { mailbox.snapshotFailed(to: $0) })
+        if let staging = options.snapshotStagingDirectory, FileSystem.isDirectory(staging) {
+            for name in try FileSystem.listDirectory(staging) where name.hasSuffix(".staging") {
+                try? FileSystem.removeTree(staging + "/" + name)
+            }
+        }
+        receiver = SnapshotReceiver(stagingDirectory: options.snapshotStagingDirectory)
     }
 
     /// Starts receiving messages and ticking.
@@ -202,12 +229,15 @@ public actor RaftNode {
         guard !running, !stopped else { return }
         running = true
         let mailbox = self.mailbox
-        try await transport.start(receive: { message in mailbox.post(message) })
+        try await transport.start(
+            receive: { message in mailbox.post(message) }, unreachable: { peer in mailbox.unreachable(peer) })
         let interval = options.tickInterval
-        ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                mailbox.tick()
+        if !options.manualTicks {
+            ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    mailbox.tick()
+                }
             }
         }
         loop = Task { await self.run() }
@@ -229,10 +259,18 @@ public actor RaftNode {
         await transport.shutdown()
         await applier.drain()
         await compaction?.value
-        await snapshots.drain()
+        await snapshots.stop()
+        receiver.reset()
+        for received in receivedSnapshots.values { received.data.discard() }
+        receivedSnapshots = [:]
         failAll(.stopped)
         applier.fail(.stopped)
         logger.info("raft node stopped", metadata: ["id": "\(id)"])
+    }
+
+    /// Advances the node's clock by one tick (with `manualTicks`).
+    public nonisolated func tick() {
+        mailbox.tick()
     }
 
     public var status: RaftStatus {
@@ -364,6 +402,8 @@ public actor RaftNode {
         for message in batch.messages {
             try step(message)
         }
+        for follower in batch.snapshotFailures { core.reportSnapshotFailure(to: follower) }
+        for peer in batch.unreachable { core.reportUnreachable(peer) }
         // Ticks that piled up while the loop was busy count as one, as a Go
         // ticker drops them for etcd: replayed as a burst after a stall, they
         // would fire election timeouts although the heartbeats that arrived
@@ -371,7 +411,10 @@ public actor RaftNode {
         for _ in 0..<min(batch.ticks, 1) {
             tickCount += 1
             try core.tick()
-            if tickCount % 10 == 0 { expireWaiters() }
+            if tickCount % 10 == 0 {
+                expireWaiters()
+                snapshots.checkProgress()
+            }
         }
         try proposeQueued()
     }
@@ -382,8 +425,17 @@ public actor RaftNode {
             dropForeign(message)
             return
         }
-        if message.kind == .snapshot, let chunk = message.snapshot {
-            guard let complete = assembler.add(chunk, from: message.from) else { return }
+        if message.kind == .snapshotAck {
+            snapshots.acknowledge(message)
+        } else if message.kind == .snapshot, let chunk = message.snapshot {
+            let complete = try receiver.add(chunk, from: message.from)
+            // Acknowledge what is written, so the leader sends the next chunks.
+            let written = complete.map { _ in chunk.offset + UInt64(chunk.data.count) } ?? receiver.received
+            try send([Message(
+                kind: .snapshotAck, from: id, to: message.from, term: message.term,
+                snapshot: SnapshotChunk(index: chunk.index, term: chunk.term, configuration: chunk.configuration, offset: written))])
+            guard let complete else { return }
+            if let replaced = receivedSnapshots[complete.metadata.index] { replaced.data.discard() }
             receivedSnapshots[complete.metadata.index] = (complete.metadata.term, complete.data)
             var whole = message
             whole.snapshot = SnapshotChunk(
@@ -445,9 +497,10 @@ public actor RaftNode {
             applier.submit(ready.committedEntries, proposals: proposals)
         }
         if ready.mustSync {
-            let snapshotData = if let snapshot = ready.snapshot { try await prepareInstall(of: snapshot) } else { nil as [UInt8]? }
+            let snapshotData = if let snapshot = ready.snapshot { try await prepareInstall(of: snapshot) } else { nil as StagedSnapshot? }
             let (log, state) = (logStore, stateStore)
             try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: snapshotData) }
+            snapshotData?.discard()
             if let snapshot = ready.snapshot { installed(snapshot) }
         }
         try send(ready.messagesAfterPersist)
@@ -460,10 +513,11 @@ public actor RaftNode {
     /// The data of a snapshot from the leader, once nothing else touches the
     /// state store: every entry handed over before it is applied, and no
     /// compaction runs.
-    private func prepareInstall(of snapshot: SnapshotMetadata) async throws -> [UInt8] {
+    private func prepareInstall(of snapshot: SnapshotMetadata) async throws -> StagedSnapshot {
         guard let received = receivedSnapshots[snapshot.index], received.term == snapshot.term else {
             throw RaftError.protocolViolation("no data for snapshot \(snapshot.index)/\(snapshot.term)")
         }
+        for (index, older) in receivedSnapshots where index < snapshot.index { older.data.discard() }
         receivedSnapshots = receivedSnapshots.filter { $0.key > snapshot.index }
         await applier.drain()
         await compaction?.value
@@ -488,7 +542,9 @@ public actor RaftNode {
     /// Starts a checkpoint and compaction in the background once enough was
     /// applied since the last look; appends and applies go on meanwhile.
     private func startCompactionIfDue() {
-        let applied = applier.applied
+        // Applied and in this node's own log: committed entries may be
+        // applied before their local append lands.
+        let applied = min(applier.applied, core.persistedIndex)
         let every = max(1, options.snapshotThreshold / 8)
         guard compaction == nil, applied >= lastCompactionCheck + every else { return }
         lastCompactionCheck = applied

@@ -12,14 +12,13 @@ public enum ReadyPersistence {
     /// at restart. The reverse order could leave a log compacted past a state
     /// store that never received the data.
     public static func persist(
-        _ ready: Ready, log: any LogStore, state: any StateStore, snapshotData: [UInt8]?
+        _ ready: Ready, log: any LogStore, state: any StateStore, snapshotData: StagedSnapshot?
     ) throws {
         if let snapshot = ready.snapshot {
             guard let snapshotData else {
                 throw RaftError.protocolViolation("no data for snapshot at index \(snapshot.index)")
             }
-            var source = SnapshotStream.Reader(snapshotData)
-            try state.restore(from: &source, position: AppliedPosition(index: snapshot.index, term: snapshot.term))
+            try snapshotData.restore(into: state, position: AppliedPosition(index: snapshot.index, term: snapshot.term))
             try installSnapshotInLog(log, index: snapshot.index, term: snapshot.term)
         }
         if !ready.entries.isEmpty || ready.hardState != nil {
@@ -27,12 +26,15 @@ public enum ReadyPersistence {
         }
     }
 
-    /// Makes the log continue after a snapshot at (`index`, `term`): drops
-    /// entries after it (they conflict with the snapshot, or the core would not
-    /// have restored it) and compacts through it.
+    /// Makes the log continue after a snapshot at (`index`, `term`) and
+    /// compacts through it. Entries after it stay when the log holds the
+    /// snapshot's own entry (Raft's InstallSnapshot rule, Figure 13 step 6);
+    /// otherwise they conflict with it and go.
     static func installSnapshotInLog(_ log: any LogStore, index: UInt64, term: UInt64) throws {
         if try log.lastIndex() > index && log.snapshotIndex() < index {
-            try log.truncateSuffix(after: index)
+            let held: UInt64?
+            do { held = try log.term(at: index) } catch StorageError.compacted { held = nil }
+            if held != term { try log.truncateSuffix(after: index) }
         }
         if try log.snapshotIndex() < index {
             try log.compact(through: index, term: term)
@@ -43,19 +45,23 @@ public enum ReadyPersistence {
     /// that is ahead of the log (a snapshot installed just before a crash)
     /// becomes the log's snapshot. Throws when the state store is behind the
     /// log's compaction point, because the entries between are gone.
-    public static func reconcile(log: any LogStore, state: any StateStore) throws {
+    ///
+    /// Returns false when the state store is behind the log's compaction
+    /// point (its data was lost: a volatile store, a wiped directory): the
+    /// entries between are gone, so the node must get a snapshot from the
+    /// leader before it can apply anything (`RaftCore`'s `awaitingSnapshot`).
+    @discardableResult
+    public static func reconcile(log: any LogStore, state: any StateStore) throws -> Bool {
         let applied = try state.appliedPosition()
         let snapshotIndex = try log.snapshotIndex()
-        if applied.index < snapshotIndex {
-            throw RaftError.protocolViolation(
-                "the state store applied through \(applied.index) but the log was compacted through \(snapshotIndex)")
-        }
-        guard applied.index > snapshotIndex else { return }
+        if applied.index < snapshotIndex { return false }
+        guard applied.index > snapshotIndex else { return true }
         let term: UInt64?
         do { term = try log.term(at: applied.index) } catch StorageError.unavailable { term = nil }
         if term != applied.term {
             try installSnapshotInLog(log, index: applied.index, term: applied.term)
         }
+        return true
     }
 
     /// Drops log entries once more than `threshold` applied entries

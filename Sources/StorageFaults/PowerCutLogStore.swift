@@ -50,6 +50,14 @@ public final class PowerCutLogStore: LogStore {
         }
     }
 
+    /// A clean shutdown: whatever was written is on disk now (closing a
+    /// store flushes it), and the store stays usable for the next start.
+    public func flushAll() throws {
+        try state.withLock { state in
+            state.durable = try LogImage(of: state.live)
+        }
+    }
+
     public func snapshotIndex() throws -> UInt64 { try live.snapshotIndex() }
     public func firstIndex() throws -> UInt64 { try live.firstIndex() }
     public func lastIndex() throws -> UInt64 { try live.lastIndex() }
@@ -98,6 +106,16 @@ struct LogImage: Sendable {
     var hardState = HardState.initial
 
     var lastIndex: UInt64 { entries.last?.index ?? snapshotIndex }
+
+    init() {}
+
+    /// Everything `store` holds now.
+    init(of store: any LogStore) throws {
+        snapshotIndex = try store.snapshotIndex()
+        snapshotTerm = try store.term(at: snapshotIndex)
+        entries = try store.entries(from: try store.firstIndex())
+        hardState = try store.hardState()
+    }
 
     mutating func append(_ new: [LogEntry], hardState: HardState?) throws {
         if let first = new.first {

@@ -48,6 +48,24 @@ public final class PowerCutStateStore: StateStore {
         }
     }
 
+    /// Loses everything, durable or not: a volatile store after a restart,
+    /// or a disk replaced. The node then needs a snapshot from the leader.
+    public func loseEverything() throws {
+        try state.withLock { state in
+            try? state.live.close()
+            state.live = try reopenEmpty()
+            state.durable = SortedChunkMap()
+            state.durablePosition = .zero
+            state.pending = []
+        }
+    }
+
+    /// A clean shutdown: every apply is on disk now (closing a store
+    /// flushes it), and the store stays usable for the next start.
+    public func flushAll() {
+        state.withLock { Self.makeDurable(&$0) }
+    }
+
     public func get(_ key: Bytes) throws -> Bytes? { try live.get(key) }
     public func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] { try live.scan(range, limit: limit) }
     public func appliedPosition() throws -> AppliedPosition { try live.appliedPosition() }

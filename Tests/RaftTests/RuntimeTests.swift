@@ -103,8 +103,14 @@ final class InProcessCluster: @unchecked Sendable {
 
     func stop(_ id: NodeID) async {
         await nodes[id]?.stop()
-        try? stores[id]?.log.close()
-        try? stores[id]?.state.close()
+        if let stores = powerCutStores[id] {
+            // A clean stop flushes everything; the model's stores stay open.
+            try? stores.log.flushAll()
+            stores.state.flushAll()
+        } else {
+            try? stores[id]?.log.close()
+            try? stores[id]?.state.close()
+        }
         nodes[id] = nil
     }
 
@@ -276,8 +282,12 @@ struct RuntimeTests {
         let new = try await cluster.leader(excluding: [old.id])
         #expect(new.id != old.id)
         let result = try await new.propose(Array("x=2".utf8))
-        // The isolated old leader stepped down once it lost its quorum.
-        try await Task.sleep(for: .milliseconds(200))
+        // The isolated old leader steps down once it loses its quorum (an
+        // election timeout of its own ticks, which a loaded machine stretches).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await old.status.role == .leader, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(await old.status.role != .leader)
         cluster.network.heal()
         try await cluster.waitApplied(result.index, on: [1, 2, 3])

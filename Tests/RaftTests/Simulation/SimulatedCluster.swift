@@ -65,6 +65,9 @@ final class SimulatedCluster {
         var applyBudget: Int
         var maxApplyDelay: UInt64
         var stateSync: StateSyncMode
+        /// Chance that a restarting node finds its state store empty (a
+        /// volatile store): it must get a snapshot from the leader.
+        var stateLossRate: Double
     }
 
     final class Node {
@@ -82,9 +85,9 @@ final class SimulatedCluster {
         var pendingCompaction: (durable: UInt64, applied: UInt64, at: UInt64)?
         /// The state store's durable position at the last power cut's check.
         var lastDurable: UInt64 = 0
-        var assembler = SnapshotAssembler()
+        var receiver = SnapshotReceiver()
         /// Reassembled snapshot data by (index, term), waiting for the core's Ready.
-        var snapshotData: [SnapshotKey: [UInt8]] = [:]
+        var snapshotData: [SnapshotKey: StagedSnapshot] = [:]
         var lastApplied: UInt64 = 0
         var lastCommitChecked: UInt64 = 0
         var bootConfiguration: ClusterConfiguration
@@ -138,6 +141,8 @@ final class SimulatedCluster {
     var nextNodeID: NodeID
     var nextCommand: UInt64 = 1
     var faultsEnabled = true
+    /// The node being worked on, for failure reports.
+    var currentNode: NodeID?
 
     // Invariant bookkeeping.
     var leaderOfTerm: [UInt64: NodeID] = [:]
@@ -160,6 +165,7 @@ final class SimulatedCluster {
         var transfers = 0
         var reads = 0
         var messagesDelivered = 0
+        var stateLosses = 0
     }
 
     init(seed: UInt64, options: Options) throws {
@@ -188,7 +194,8 @@ final class SimulatedCluster {
             skipTickRate: unit(&rng) * 0.1,
             applyBudget: rng.next(below: 3) == 0 ? 0 : 16 + Int(rng.next(below: 256)),
             maxApplyDelay: rng.next(below: 4),
-            stateSync: rng.next(below: 4) == 0 ? .always : .checkpoint)
+            stateSync: rng.next(below: 4) == 0 ? .always : .checkpoint,
+            stateLossRate: rng.next(below: 3) == 0 ? unit(&rng) * 0.3 : 0)
         self.rng = rng
         nextNodeID = NodeID(options.nodes) + 1
         let configuration = ClusterConfiguration(voters: Set((1...NodeID(options.nodes)).map { $0 }))
@@ -242,8 +249,22 @@ final class SimulatedCluster {
             }
         }
         guard let log = node.log, let state = node.state else { return }
+        // Only while every other node is up with its state: a cluster whose
+        // logs are compacted and whose state stores are all gone has lost
+        // the data for good, whatever the engine does.
+        let othersWhole = nodes.values.allSatisfy { other in
+            other.id == node.id || other.removed || (other.core.map { !$0.awaitingSnapshot } ?? false)
+        }
+        if node.lastDurable > 0, faultsEnabled, othersWhole, chance(profile.stateLossRate) {
+            try state.loseEverything()
+            node.lastDurable = 0
+            node.lastApplied = 0
+            stats.stateLosses += 1
+            trace("node \(node.id) restarts with an empty state store")
+        }
+        let stateComplete: Bool
         do {
-            try ReadyPersistence.reconcile(log: log, state: state)
+            stateComplete = try ReadyPersistence.reconcile(log: log, state: state)
         } catch {
             throw violation("restart of node \(node.id) impossible: \(error)")
         }
@@ -259,8 +280,8 @@ final class SimulatedCluster {
             id: node.id, electionTick: electionTick, heartbeatTick: 1,
             maxMessageBytes: profile.maxMessageBytes, maxInflightMessages: profile.maxInflight)
         node.core = try RaftCore(
-            config: config, storage: log, applied: applied, configuration: configuration,
-            random: SplitMix64(seed: rng.next()))
+            config: config, storage: log, applied: stateComplete ? applied : try log.snapshotIndex(),
+            configuration: configuration, random: SplitMix64(seed: rng.next()), awaitingSnapshot: !stateComplete)
         node.lastCommitChecked = node.core?.commitIndex ?? 0
         trace("node \(node.id) started applied=\(applied) config=\(configuration.voters.sorted())/\(configuration.learners.sorted())")
     }
@@ -278,8 +299,7 @@ final class SimulatedCluster {
         }
         if let pending = node.pending, chance(0.5) {
             if let snapshot = pending.ready.snapshot, chance(0.5), let data = node.snapshotData[SnapshotKey(index: snapshot.index, term: snapshot.term)] {
-                var source = SnapshotStream.Reader(data)
-                try state.restore(from: &source, position: AppliedPosition(index: snapshot.index, term: snapshot.term))
+                try data.restore(into: state, position: AppliedPosition(index: snapshot.index, term: snapshot.term))
                 trace("node \(node.id) power cut between the state restore and the log cut of snapshot \(snapshot.index)")
             } else if node.applyQueue.isEmpty || pending.ready.snapshot == nil {
                 try persist(node, pending.ready)
@@ -292,7 +312,7 @@ final class SimulatedCluster {
         node.pending = nil
         node.applyQueue = []
         node.pendingCompaction = nil
-        node.assembler = SnapshotAssembler()
+        node.receiver = SnapshotReceiver()
         node.snapshotData = [:]
         node.proposals = [:]
         node.reads = [:]
@@ -352,9 +372,10 @@ final class SimulatedCluster {
         for item in due {
             let message = item.message
             guard !blocked.contains([message.from, message.to]), let node = nodes[message.to], let core = node.core else { continue }
+            currentNode = node.id
             stats.messagesDelivered += 1
             if message.kind == .snapshot, let chunk = message.snapshot {
-                guard let complete = node.assembler.add(chunk, from: message.from) else { continue }
+                guard let complete = try node.receiver.add(chunk, from: message.from) else { continue }
                 node.snapshotData[SnapshotKey(index: complete.metadata.index, term: complete.metadata.term)] = complete.data
                 var whole = message
                 whole.snapshot = SnapshotChunk(
@@ -374,6 +395,7 @@ final class SimulatedCluster {
     /// log write in flight once it completes, then the next Readies.
     func processReadies() throws {
         for node in liveNodes {
+            currentNode = node.id
             try applyDue(node)
             for _ in 0..<4 {
                 guard let core = node.core else { break }
@@ -408,7 +430,7 @@ final class SimulatedCluster {
     /// Writes a Ready to the stores and checks log matching for its entries.
     func persist(_ node: Node, _ ready: Ready) throws {
         guard let log = node.log, let state = node.state else { return }
-        var snapshotData: [UInt8]?
+        var snapshotData: StagedSnapshot?
         if let snapshot = ready.snapshot {
             snapshotData = node.snapshotData[SnapshotKey(index: snapshot.index, term: snapshot.term)]
         }
@@ -514,10 +536,12 @@ final class SimulatedCluster {
             return
         }
         let snapshotIndex = try log.snapshotIndex()
-        guard node.lastApplied > snapshotIndex + profile.compactThreshold else { return }
+        // As the runtime: applied, and in this node's own log.
+        let applied = min(node.lastApplied, node.core?.persistedIndex ?? 0)
+        guard applied > snapshotIndex + profile.compactThreshold else { return }
         let durable = try state.checkpoint().index
         let delay = profile.maxDiskDelay == 0 ? 0 : rng.next(below: profile.maxDiskDelay + 1)
-        node.pendingCompaction = (durable, node.lastApplied, now + delay)
+        node.pendingCompaction = (durable, applied, now + delay)
         trace("node \(node.id) checkpoint at \(durable)")
     }
 
@@ -720,10 +744,21 @@ final class SimulatedCluster {
             if chance(profile.proposeRate) { try propose() }
             if chance(profile.readRate) { try startRead() }
         }
-        try deliverDueMessages()
-        try processReadies()
+        try phase("delivering messages") { try deliverDueMessages() }
+        try phase("processing readies") { try processReadies() }
         try retireRemovedNodes()
         try checkInvariants()
+    }
+
+    /// Names the phase an unexpected error came from, for the failure report.
+    func phase(_ name: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as SimulationFailure {
+            throw failure
+        } catch {
+            throw violation("unexpected error while \(name) (node \(currentNode.map(String.init) ?? "?")): \(error)")
+        }
     }
 
     /// Runs the fault phase, then heals everything and checks liveness and
