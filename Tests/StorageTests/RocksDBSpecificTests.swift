@@ -165,54 +165,12 @@ struct RocksDBSpecificTests {
         ])
     }
 
-    /// A source that yields `count` pairs of `size` bytes, then fails if told to.
-    struct GeneratedSource: KeyValueSource {
-        let count: Int
-        let size: Int
-        let failAt: Int?
-        var position = 0
-        struct Failure: Error {}
-
-        mutating func next() throws -> KeyValue? {
-            guard position < count else { return nil }
-            if position == failAt { throw Failure() }
-            defer { position += 1 }
-            return KeyValue(
-                key: bytes(String(format: "restored/%08d", position)), value: Bytes(repeating: UInt8(position & 0xFF), count: size))
-        }
-    }
-
-    @Test("a restore larger than one chunk is atomic: a failing source leaves the old state and no new pairs behind")
-    func chunkedRestore() throws {
-        let dir = TestDirectory("rocksdb-restore")
+    @Test("a restore bigger than one chunk that breaks off leaves the old state; a whole one replaces it")
+    func largeRestore() throws {
+        let dir = TestDirectory("rocksdb-large-restore")
         defer { dir.remove() }
-        let store = try rocksdb.openStateStore(options(dir.path, stateSync: .checkpoint))
-        var batch = WriteBatch()
-        for i in 0..<50 { batch.put(bytes("old/\(i)"), bytes("value-\(i)")) }
-        try store.apply(batch, through: AppliedPosition(index: 7, term: 1))
-        let old = try store.scan(.all)
-
-        // 12 MiB: three chunks written before the source fails.
-        var failing = GeneratedSource(count: 30_000, size: 1_000, failAt: 12_500)
-        #expect(throws: GeneratedSource.Failure.self) { try store.restore(from: &failing, position: AppliedPosition(index: 99, term: 2)) }
-        #expect(try store.scan(.all) == old)
-        #expect(try store.appliedPosition() == AppliedPosition(index: 7, term: 1))
-        let snapshot = try store.snapshot()
-        #expect(try snapshot.readAll() == old)
-        snapshot.close()
-
-        var good = GeneratedSource(count: 12_500, size: 1_000, failAt: nil)
-        try store.restore(from: &good, position: AppliedPosition(index: 99, term: 2))
-        #expect(try store.appliedPosition() == AppliedPosition(index: 99, term: 2))
-        #expect(try store.get(bytes("old/1")) == nil)
-        #expect(try store.scan(.all, limit: .max).count == 12_500)
-        try store.close()
-
-        let reopened = try rocksdb.openStateStore(options(dir.path))
-        defer { try? reopened.close() }
-        #expect(try reopened.appliedPosition() == AppliedPosition(index: 99, term: 2))
-        #expect(try reopened.scan(prefix: bytes("restored/00012")).count == 500)
-        #expect(try reopened.scan(prefix: bytes("old/")).isEmpty)
+        // 22 MiB before the break: five unsynced chunks written, then removed.
+        try checkLargeRestore { try rocksdb.openStateStore(options(dir.path, stateSync: .checkpoint)) }
     }
 
     @Test("pairs of an interrupted restore's generation are removed at open")

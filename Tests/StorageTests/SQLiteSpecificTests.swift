@@ -68,6 +68,13 @@ struct SQLiteSpecificTests {
         #expect(state.preparedStatements == stateCount)
     }
 
+    @Test("a restore bigger than SQLite's page cache that breaks off leaves the old state; a whole one replaces it")
+    func largeRestore() throws {
+        let dir = TestDirectory("sqlite-large-restore")
+        defer { dir.remove() }
+        try checkLargeRestore { try sqlite.openStateStore(options(dir.path, stateSync: .checkpoint)) }
+    }
+
     @Test("settings are checked")
     func badSettings() {
         let dir = TestDirectory("sqlite-bad-setting")
