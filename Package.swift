@@ -5,8 +5,10 @@
 // to see the architecture:
 //
 //   StorageCore      the LogStore / StateStore protocols, shared types, registry
-//   CLMDB, CLevelDB  system-library shims for liblmdb and libleveldb
-//   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb)
+//   CLMDB, CLevelDB, CRocksDB, CSQLite
+//                    system-library shims for liblmdb, libleveldb, librocksdb, libsqlite3
+//   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb,
+//                    rocksdb, sqlite, and wal, a log store only)
 //   RaftLabBackends  the one place that links every backend and registers it by name
 //   Raft             the consensus core (pure state machine) and its runtime
 //   RaftTCPTransport the SwiftNIO transport for one process per node
@@ -45,18 +47,24 @@ let package = Package(
         // MARK: Storage core (protocols and shared types only, no engine code)
         .target(name: "StorageCore"),
 
-        // MARK: System libraries (Debian: liblmdb-dev, libleveldb-dev)
+        // MARK: System libraries (Debian: liblmdb-dev, libleveldb-dev, librocksdb-dev, libsqlite3-dev)
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // libleveldb-dev ships no leveldb.pc, so no pkgConfig here.
         .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
+        .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
-        // MARK: Backends: each implements both LogStore and StateStore
+        // MARK: Backends: each implements LogStore, StateStore or both
         .target(name: "MemoryBackend", dependencies: ["StorageCore"]),
         .target(name: "FlatFileBackend", dependencies: ["StorageCore"]),
         .target(name: "LMDBBackend", dependencies: ["StorageCore", "CLMDB"]),
         .target(name: "LevelDBBackend", dependencies: ["StorageCore", "CLevelDB"]),
+        .target(name: "RocksDBBackend", dependencies: ["StorageCore", "CRocksDB"]),
+        .target(name: "SQLiteBackend", dependencies: ["StorageCore", "CSQLite"]),
+        .target(name: "WALBackend", dependencies: ["StorageCore"]),
         .target(name: "RaftLabBackends", dependencies: [
             "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
+            "RocksDBBackend", "SQLiteBackend", "WALBackend",
         ]),
 
         // Fault models over any store: power cuts that drop what was never synced.

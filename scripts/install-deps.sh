@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing RaftLab needs (Debian), doing nothing
 # for what is already there:
-# - the system libraries RaftLab links: liblmdb-dev, libleveldb-dev;
+# - the system libraries RaftLab links: liblmdb-dev, libleveldb-dev,
+#   librocksdb-dev, libsqlite3-dev;
 # - for the DynamoDB API tests (scripts/test-dynamodb.sh): python3 with venv,
 #   and boto3 and the AWS CLI from PyPI in a virtualenv, .build/dynamodb-clients
 #   (a virtualenv because Debian's python3 refuses system-wide pip installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(liblmdb-dev libleveldb-dev)
+packages=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev)
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 # Debian splits venv and ensurepip out of python3.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)

@@ -10,7 +10,7 @@ extension ClusterConfig {
     ///
     ///     cluster_name = "raftlab"  # optional; with the members, names the cluster
     ///     [storage]
-    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
+    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb | rocksdb | sqlite | wal
     ///     state = "lmdb"
     ///     sync = true
     ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply

@@ -145,9 +145,9 @@ public struct ClusterConfig: Sendable, Hashable {
 
     /// Checks what a parser cannot: backend names, unique ids and addresses, sane numbers.
     public func validate(registry: BackendRegistry) throws {
-        for name in [storage.log, storage.state] {
-            do { _ = try registry.backend(named: name) } catch let error as StorageError {
-                throw ConfigError.invalid("[storage] \(error.description)")
+        for (key, name, kind) in [("log", storage.log, StoreKind.log), ("state", storage.state, .state)] {
+            do { _ = try registry.backend(named: name, providing: kind) } catch let error as StorageError {
+                throw ConfigError.invalid("[storage] \(key): \(error.description)")
             }
         }
         guard !nodes.isEmpty else { throw ConfigError.invalid("the config lists no [[nodes]]") }

@@ -67,7 +67,12 @@ struct ClusterConfigTests {
         }
         let node = "\n[[nodes]]\nid = 1\nraft_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\n"
         #expect(message("[storage]\nlgo = \"lmdb\"" + node).contains("storage.lgo"))
-        #expect(message("[storage]\nlog = \"rocksdb\"" + node).contains("known backends: flatfile, leveldb, lmdb, memory"))
+        #expect(message("[storage]\nlog = \"berkeleydb\"" + node).contains("known backends: flatfile, leveldb, lmdb, memory, rocksdb, sqlite, wal"))
+        #expect(message("[storage]\nlog = \"wal\"\nstate = \"wal\"" + node) == """
+            invalid config: [storage] state: backend 'wal' cannot be a state store; \
+            backends that can: flatfile, leveldb, lmdb, memory, rocksdb, sqlite
+            """)
+        #expect(message("[storage]\nlog = \"wal\"\nstate = \"rocksdb\"\n[storage.wal]\nsegment_size = 1048576" + node) == "accepted")
         #expect(message("[storage]\nsync = \"yes\"" + node).contains("storage.sync must be true or false"))
         #expect(message("[storage\nlog = 1").hasPrefix("bad.toml:1:"))
         #expect(message("[[nodes]]\nid = 1\nraft_addr = \"nowhere\"\nhttp_addr = \"127.0.0.1:2\"").contains("host:port"))
