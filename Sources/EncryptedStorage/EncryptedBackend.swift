@@ -30,6 +30,7 @@ public struct EncryptedBackend: StorageBackend {
     }
 
     public var name: String { inner.name }
+    public var kinds: Set<StoreKind> { inner.kinds }
     public var settingsHelp: [String: String] { inner.settingsHelp }
     public var isPersistent: Bool { inner.isPersistent }
 

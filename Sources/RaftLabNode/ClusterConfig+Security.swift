@@ -79,19 +79,6 @@ extension ClusterConfig {
         public static let minimumLength = 16
     }
 
-    /// `[auth]`: with any token configured, every request needs
-    /// `Authorization: Bearer TOKEN` with a role that covers it.
-    public struct Auth: Sendable, Hashable {
-        public var tokens: [Token] = []
-        /// Leave `GET /status` and `GET /metrics` open without a token (for
-        /// monitoring); off by default.
-        public var openStatusAndMetrics = false
-
-        public init() {}
-
-        public var isEnabled: Bool { !tokens.isEmpty }
-    }
-
     /// Checks the security tables: what a parser cannot.
     func validateSecurity() throws {
         if let encryption = storage.encryption {

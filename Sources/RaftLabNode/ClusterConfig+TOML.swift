@@ -10,7 +10,7 @@ extension ClusterConfig {
     ///
     ///     cluster_name = "raftlab"  # optional; with the members, names the cluster
     ///     [storage]
-    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
+    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb | rocksdb | sqlite | wal
     ///     state = "lmdb"
     ///     sync = true
     ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply
@@ -22,6 +22,9 @@ extension ClusterConfig {
     ///     [engine]              # optional: tick_ms, election_ticks, heartbeat_ticks,
     ///                           # snapshot_entries, snapshot_keep_entries, max_batch, max_inflight
     ///     [limits]              # optional: max_item_bytes
+    ///     [[auth.access_keys]]  # optional: DynamoDB API requests must be SigV4-signed with one
+    ///     access_key_id = "AKIA..."
+    ///     secret_access_key = "..."
     ///     [[nodes]]
     ///     id = 1
     ///     raft_addr = "127.0.0.1:9100"
@@ -91,6 +94,27 @@ extension ClusterConfig {
             config.limits.maxItemBytes = try limits.int("max_item_bytes") ?? config.limits.maxItemBytes
             try limits.finish()
         }
+        if var auth = try reader.table("auth") {
+            for var key in try auth.tableArray("access_keys") {
+                guard let id = try key.string("access_key_id"), let secret = try key.string("secret_access_key") else {
+                    throw ConfigError.invalid("\(key.path) needs access_key_id and secret_access_key")
+                }
+                config.auth.accessKeys.append(Auth.AccessKey(accessKeyID: id, secretAccessKey: secret))
+                try key.finish()
+            }
+            for var entry in try auth.tableArray("tokens") {
+                guard let token = try entry.string("token"), let role = try entry.string("role") else {
+                    throw ConfigError.invalid("\(entry.path) needs token and role")
+                }
+                guard let parsed = Role(rawValue: role) else {
+                    throw ConfigError.invalid("\(entry.path).role must be read, write or admin, got '\(role)'")
+                }
+                config.auth.tokens.append(Token(token: token, role: parsed))
+                try entry.finish()
+            }
+            config.auth.openStatusAndMetrics = try auth.bool("open_status_and_metrics") ?? false
+            try auth.finish()
+        }
         for var node in try reader.tableArray("nodes") {
             guard let id = try node.int("id"), id > 0 else { throw ConfigError.invalid("\(node.path) needs an id >= 1") }
             guard let raft = try node.string("raft_addr"), let http = try node.string("http_addr") else {
@@ -108,20 +132,6 @@ extension ClusterConfig {
             }
             config.tls = TLS(caFile: ca, certificateFile: cert, keyFile: key, https: try tls.bool("https") ?? true)
             try tls.finish()
-        }
-        if var auth = try reader.table("auth") {
-            for var entry in try auth.tableArray("tokens") {
-                guard let token = try entry.string("token"), let role = try entry.string("role") else {
-                    throw ConfigError.invalid("\(entry.path) needs token and role")
-                }
-                guard let parsed = Role(rawValue: role) else {
-                    throw ConfigError.invalid("\(entry.path).role must be read, write or admin, got '\(role)'")
-                }
-                config.auth.tokens.append(Token(token: token, role: parsed))
-                try entry.finish()
-            }
-            config.auth.openStatusAndMetrics = try auth.bool("open_status_and_metrics") ?? false
-            try auth.finish()
         }
         try reader.finish()
         return config

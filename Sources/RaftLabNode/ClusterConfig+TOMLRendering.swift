@@ -52,6 +52,11 @@ extension ClusterConfig {
         if auth != Auth() {
             out += "\n[auth]\n"
             out += "open_status_and_metrics = \(auth.openStatusAndMetrics)\n"
+            for key in auth.accessKeys {
+                out += "\n[[auth.access_keys]]\n"
+                out += "access_key_id = \(TOMLText.string(key.accessKeyID))\n"
+                out += "secret_access_key = \(TOMLText.string(key.secretAccessKey))\n"
+            }
             for token in auth.tokens {
                 out += "\n[[auth.tokens]]\n"
                 out += "token = \(TOMLText.string(token.token))\n"

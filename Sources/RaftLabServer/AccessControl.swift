@@ -60,15 +60,25 @@ public enum RouteRoles {
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     private let tokens: [(digest: [UInt8], role: ClusterConfig.Role)]
     private let openStatusAndMetrics: Bool
+    /// DynamoDB API requests (`POST /` with `X-Amz-Target`) are authenticated
+    /// by their Signature Version 4 against `[[auth.access_keys]]` instead;
+    /// without access keys they need a bearer token like any request.
+    private let dynamoDBSigned: Bool
 
-    init(_ auth: ClusterConfig.Auth) {
+    init(_ auth: ClusterConfig.Auth, dynamoDBSigned: Bool = false) {
         tokens = auth.tokens.map { (Array(SHA256.hash(data: Array($0.token.utf8))), $0.role) }
         openStatusAndMetrics = auth.openStatusAndMetrics
+        self.dynamoDBSigned = dynamoDBSigned
     }
+
+    private static let amazonTarget = HTTPField.Name("X-Amz-Target")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if openStatusAndMetrics, request.method == .get, path == "/status" || path == "/metrics" {
+            return try await next(request, context)
+        }
+        if dynamoDBSigned, request.method == .post, path == "/", request.headers[Self.amazonTarget] != nil {
             return try await next(request, context)
         }
         let required = RouteRoles.required(request.method, path)

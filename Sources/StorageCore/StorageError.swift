@@ -24,6 +24,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The store is encrypted and was opened without its key or with
     /// another one, or it is not encrypted and was opened with a key.
     case encryption(directory: String, problem: String)
+    /// The backend does not provide this kind of store; `providers` are the
+    /// registered backends that do.
+    case unsupportedStore(backend: String, kind: StoreKind, providers: [String])
     /// The store was closed.
     case closed
 
@@ -51,6 +54,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "unknown storage backend '\(name)'; known backends: \(known.joined(separator: ", "))"
         case let .encryption(directory, problem):
             "cannot open the store in \(directory): \(problem)"
+        case let .unsupportedStore(backend, kind, providers):
+            "backend '\(backend)' cannot be a \(kind) store"
+                + (providers.isEmpty ? "" : "; backends that can: \(providers.joined(separator: ", "))")
         case .closed:
             "the store is closed"
         }

@@ -51,7 +51,7 @@ struct SecureClusterTests {
     }
 
     @Test("with encryption on, no file of any node's data directory holds an item's value while the cluster serves it (log, state, staged snapshots)",
-          arguments: ["flatfile", "lmdb", "leveldb"])
+          arguments: ["flatfile", "lmdb", "leveldb", "rocksdb", "sqlite"])
     func nothingReadableInDataDirectories(backend: String) async throws {
         let directory = NSTemporaryDirectory() + "raftlab-security-at-rest-\(backend)-\(UUID().uuidString)"
         defer { try? FileSystem.removeTree(directory) }
