@@ -71,7 +71,7 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         self.dynamoDBSigned = dynamoDBSigned
     }
 
-    private static let amazonTarget = HTTPField.Name("X-Amz-Target")!
+    private static var amazonTarget: HTTPField.Name { HTTPField.Name("X-Amz-Target")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path

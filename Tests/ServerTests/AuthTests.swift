@@ -86,6 +86,28 @@ struct AuthTests {
         }
     }
 
+    @Test("DynamoDB requests: with access keys their signature authenticates them; without, they need an admin token")
+    func dynamoDBRequests() async throws {
+        let target: HTTPFields = [HTTPField.Name("X-Amz-Target")!: "DynamoDB_20120810.ListTables", .contentType: "application/x-amz-json-1.0"]
+        // Tokens only: an unsigned DynamoDB request is refused like any request without a token.
+        try await withAPI(try InMemoryService(), options: Self.options()) { client in
+            let refused = try await client.send(.post, "/", "{}", headers: target)
+            #expect(refused.status.code == 401)
+            var withAdmin = target
+            withAdmin[.authorization] = "Bearer \(Self.admin)"
+            let allowed = try await client.send(.post, "/", "{}", headers: withAdmin)
+            #expect(allowed.status.code == 200)
+        }
+        // Tokens and access keys: the bearer check steps aside and SigV4 decides.
+        var options = Self.options()
+        options.accessKeys = [ClusterConfig.Auth.AccessKey(accessKeyID: "AKIDRAFTLAB", secretAccessKey: "raftlab-secret-key")]
+        try await withAPI(try InMemoryService(), options: options) { client in
+            let unsigned = try await client.send(.post, "/", "{}", headers: target)
+            #expect(unsigned.status.code == 400)
+            #expect(String(buffer: unsigned.body).contains("MissingAuthenticationToken"))
+        }
+    }
+
     @Test("every route of the table has a role, and routes nobody declared need admin")
     func routeTable() {
         #expect(RouteRoles.required(.get, "/tables/Music/items") == .read)
