@@ -12,7 +12,10 @@
 //   RaftTCPTransport the SwiftNIO transport for one process per node
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
-//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
+//   CSyncObserver    counts sync system calls (fsync, fdatasync, msync, O_DSYNC writes) by interposition
+//   SyncObserver     its Swift face: per-directory sync counts
+//   RaftLabHTTPClient a small HTTP/1.1 client (SwiftNIO) for the CLI, the forwarder and the bench
+//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   RaftLabCLI       the `raftlab` executable
@@ -70,17 +73,29 @@ let package = Package(
         // MARK: NoSQL state machine: tables and items over any StateStore
         .target(name: "NoSQL", dependencies: ["StorageCore"]),
 
+        // MARK: Syncs observed at the system call, in every process that links this
+        .target(name: "CSyncObserver"),
+        .target(name: "SyncObserver", dependencies: ["CSyncObserver"]),
+
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL",
+            "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL", "SyncObserver",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: HTTP client: what the CLI, the leader forwarder and the bench speak
+        .target(name: "RaftLabHTTPClient", dependencies: [
+            "RaftLabNode",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore",
+            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -99,12 +114,14 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL", "RaftLabServer",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL", "RaftLabHTTPClient",
+            "SyncObserver",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
-            "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
+            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
+            "RaftLabBackends", "NoSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -139,13 +156,15 @@ let package = Package(
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
         .testTarget(name: "CLITests", dependencies: [
-            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
+        // A backend with sync switched off must show zero observed syncs: the counter can fail.
+        .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [

@@ -13,9 +13,9 @@ public struct BenchRunner: Sendable {
     public let options: BenchOptions
     public let registry: BackendRegistry
     public let version: String
-    private let progress: RaftLabReport.Progress
+    private let progress: ProgressLine
 
-    public init(options: BenchOptions, registry: BackendRegistry, version: String, progress: RaftLabReport.Progress = .init()) {
+    public init(options: BenchOptions, registry: BackendRegistry, version: String, progress: ProgressLine = .init()) {
         self.options = options
         self.registry = registry
         self.version = version

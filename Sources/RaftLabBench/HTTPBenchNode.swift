@@ -1,7 +1,7 @@
 import Foundation
 import NoSQL
 import RaftLabNode
-import RaftLabServer
+import RaftLabHTTPClient
 
 /// A node in another process, driven through its HTTP JSON API: writes are
 /// the API's write endpoints, reads `GET /tables/{t}/items`, status

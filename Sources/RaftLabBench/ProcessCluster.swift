@@ -2,7 +2,7 @@ import Foundation
 import NoSQL
 import RaftLabNode
 import RaftLabReport
-import RaftLabServer
+import RaftLabHTTPClient
 import StorageCore
 import Synchronization
 

@@ -3,6 +3,7 @@ import NoSQL
 import Raft
 import RaftLabBackends
 import StorageCore
+import SyncObserver
 
 /// One RaftLab node: the Raft engine, the NoSQL state machine, and the log and
 /// state stores its config names, behind the `NoSQLService` its clients use.
@@ -16,9 +17,13 @@ public final class ClusterNode: NoSQLService {
     public let raft: RaftNode
     public let logStore: any LogStore
     public let stateStore: any StateStore
+    /// When this node announced commits and applied entries (replication lag).
+    public let timeline: ReplicationTimeline
     private let config: ClusterConfig
     private let machine: NoSQLStateMachine
     private let metrics: NodeMetrics
+    /// Sync calls on this node's data directory, seen at the system call.
+    private let syncWatch: SyncWatch?
 
     /// Opens the node's stores and its engine; `start()` begins taking part.
     ///
@@ -37,9 +42,14 @@ public final class ClusterNode: NoSQLService {
         self.config = config
         limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
         machine = NoSQLStateMachine(limits: limits)
-        let stores = try registry.openStores(config.storage.storageConfig(forNode: id))
+        let storage = config.storage.storageConfig(forNode: id)
+        let stores = try registry.openStores(storage)
+        let timeline = ReplicationTimeline()
+        self.timeline = timeline
         logStore = stores.log
-        stateStore = stores.state
+        let state = ApplyTimingStateStore(stores.state, timeline: timeline)
+        stateStore = state
+        syncWatch = SyncWatch(directory: storage.dataDirectory)
         var options = RaftNodeOptions()
         options.tickInterval = .milliseconds(config.engine.tickMilliseconds)
         options.electionTicks = config.engine.electionTicks
@@ -52,8 +62,9 @@ public final class ClusterNode: NoSQLService {
         do {
             raft = try RaftNode(
                 id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
-                logStore: stores.log, stateStore: stores.state,
-                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver), transport: transport,
+                logStore: stores.log, stateStore: state,
+                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver),
+                transport: CommitAnnouncingTransport(inner: transport, timeline: timeline),
                 options: options, logger: logger)
         } catch {
             try? stores.log.close()
@@ -126,7 +137,7 @@ public final class ClusterNode: NoSQLService {
             voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted())
     }
 
-    /// Syncs the stores have issued: the benchmark divides this by writes.
+    /// Syncs the stores say they issued (their own counters).
     public var syncCount: UInt64 { logStore.syncCount + stateStore.syncCount }
 
     /// Maps engine errors to what a client can act on.
@@ -144,5 +155,15 @@ public final class ClusterNode: NoSQLService {
         case .protocolViolation(let why), .invalidArgument(let why), .invalidConfigurationChange(let why):
             return .internal(why)
         }
+    }
+}
+
+extension ClusterNode: NodeInstrumentation {
+    public func syncReport() -> NodeSyncReport {
+        NodeSyncReport(observed: SyncObserver.isActive ? syncWatch?.counts : nil, reported: syncCount)
+    }
+
+    public func timeline(after: UInt64) -> ReplicationTimeline.Page {
+        timeline.page(after: after)
     }
 }

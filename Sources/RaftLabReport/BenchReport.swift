@@ -48,14 +48,35 @@ public struct Floor: Codable, Sendable, Equatable {
     public var fdatasyncUs: Double
     /// Median loopback TCP round trip of 100 bytes with TCP_NODELAY.
     public var loopbackRttUs: Double
+    /// Median time until the second of three concurrent appenders (one file
+    /// each, 128 bytes + fdatasync) finished, on the same filesystem: the
+    /// least a write of a 3-node cluster on this one disk waits for its quorum.
+    /// Nil in reports written before it was measured.
+    public var quorumFdatasyncUs: Double?
 
-    public init(fdatasyncUs: Double, loopbackRttUs: Double) {
+    public init(fdatasyncUs: Double, loopbackRttUs: Double, quorumFdatasyncUs: Double? = nil) {
         self.fdatasyncUs = fdatasyncUs
         self.loopbackRttUs = loopbackRttUs
+        self.quorumFdatasyncUs = quorumFdatasyncUs
     }
 
     enum CodingKeys: String, CodingKey {
         case fdatasyncUs = "fdatasync_us"
         case loopbackRttUs = "loopback_rtt_us"
+        case quorumFdatasyncUs = "quorum_fdatasync_us"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        fdatasyncUs = try c.decode(Double.self, forKey: .fdatasyncUs)
+        loopbackRttUs = try c.decode(Double.self, forKey: .loopbackRttUs)
+        quorumFdatasyncUs = try c.decodeIfPresent(Double.self, forKey: .quorumFdatasyncUs)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(fdatasyncUs, forKey: .fdatasyncUs)
+        try c.encode(loopbackRttUs, forKey: .loopbackRttUs)
+        try c.encode(quorumFdatasyncUs, forKey: .quorumFdatasyncUs)
     }
 }

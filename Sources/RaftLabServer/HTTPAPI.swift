@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NoSQL
 import Prometheus
+import RaftLabHTTPClient
 import RaftLabNode
 
 /// How the HTTP layer behaves beyond the endpoints themselves.

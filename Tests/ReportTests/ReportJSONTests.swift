@@ -28,7 +28,7 @@ private func schema(configKeys: [String]) -> Shape {
         "raftlab_version": .value,
         "started_at": .value,
         "machine": .object(["cores": .value, "memory_bytes": .value, "os": .value]),
-        "floor": .object(["fdatasync_us": .value, "loopback_rtt_us": .value]),
+        "floor": .object(["fdatasync_us": .value, "loopback_rtt_us": .value, "quorum_fdatasync_us": .value]),
         "config": .object(Dictionary(uniqueKeysWithValues: configKeys.map { ($0, Shape.any) })),
         "results": .array(resultShape),
     ])
