@@ -24,6 +24,7 @@ public final class ClusterNode: NoSQLService {
     private let metrics: NodeMetrics
     /// Sync calls on this node's data directory, seen at the system call.
     private let syncWatch: SyncWatch?
+    private let network: NodeTransport
 
     /// Opens the node's stores and its engine; `start()` begins taking part.
     ///
@@ -50,6 +51,8 @@ public final class ClusterNode: NoSQLService {
         let state = ApplyTimingStateStore(stores.state, timeline: timeline)
         stateStore = state
         syncWatch = SyncWatch(directory: storage.dataDirectory)
+        let network = NodeTransport(transport, timeline: timeline)
+        self.network = network
         var options = RaftNodeOptions()
         options.tickInterval = .milliseconds(config.engine.tickMilliseconds)
         options.electionTicks = config.engine.electionTicks
@@ -64,7 +67,7 @@ public final class ClusterNode: NoSQLService {
                 id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
                 logStore: stores.log, stateStore: state,
                 stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver),
-                transport: CommitAnnouncingTransport(inner: transport, timeline: timeline),
+                transport: network,
                 options: options, logger: logger)
         } catch {
             try? stores.log.close()
@@ -84,6 +87,23 @@ public final class ClusterNode: NoSQLService {
     public func stop() async {
         metrics.stopPolling()
         await raft.stop()
+        try? logStore.close()
+        try? stateStore.close()
+    }
+
+    /// Ends the node as a crash would (the benchmark's failover in one
+    /// process): it drops off the network at once, its engine halts, and its
+    /// stores are *not* closed, so nothing a backend buffers is flushed.
+    /// Requests in flight fail. `closeAfterCrash()` releases the stores'
+    /// files once nobody will reopen the directory in this process.
+    public func crash() async {
+        network.cut()
+        metrics.stopPolling()
+        await raft.stop()
+    }
+
+    /// Closes the stores of a crashed node, releasing their files and threads.
+    public func closeAfterCrash() {
         try? logStore.close()
         try? stateStore.close()
     }
@@ -135,6 +155,16 @@ public final class ClusterNode: NoSQLService {
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
             voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted())
+    }
+
+    /// Adds node `id` as a learner (this node must lead); returns once the change is committed.
+    public func addLearner(_ id: UInt64) async throws {
+        do { try await raft.addLearner(id) } catch let error as RaftError { throw nodeError(error) }
+    }
+
+    /// Removes node `id` from the membership (this node must lead).
+    public func removeMember(_ id: UInt64) async throws {
+        do { try await raft.removeNode(id) } catch let error as RaftError { throw nodeError(error) }
     }
 
     /// Syncs the stores say they issued (their own counters).

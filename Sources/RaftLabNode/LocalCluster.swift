@@ -18,6 +18,8 @@ public final class LocalCluster: Sendable {
     private let observer: (@Sendable (UInt64) -> ApplyObserver)?
     private let initialVoters: Set<UInt64>
     private let running = Mutex<[UInt64: ClusterNode]>([:])
+    /// Nodes ended by `crash(_:)`: their stores stay open until the cluster stops.
+    private let crashed = Mutex<[ClusterNode]>([])
 
     /// Opens and starts the first `voters` nodes in `config` (all by default);
     /// the others can join later with `start(_:joining:)`. `observer` gives
@@ -66,8 +68,18 @@ public final class LocalCluster: Sendable {
         await node.stop()
     }
 
+    /// Ends node `id` as a crash would (see `ClusterNode.crash()`). Its data
+    /// directory stays, but in this process it cannot be started again
+    /// before the cluster stops: its stores are still open.
+    public func crash(_ id: UInt64) async {
+        guard let node = running.withLock({ $0.removeValue(forKey: id) }) else { return }
+        crashed.withLock { $0.append(node) }
+        await node.crash()
+    }
+
     public func stop() async {
         for id in running.withLock({ Array($0.keys) }) { await stop(id) }
+        for node in crashed.withLock({ list in defer { list = [] }; return list }) { node.closeAfterCrash() }
     }
 
     /// Waits until one running node is leader of the highest term seen.

@@ -1,5 +1,6 @@
 import Raft
 import StorageCore
+import Synchronization
 import SyncObserver
 
 /// What a node measures about itself for the benchmark, readable in process
@@ -10,6 +11,17 @@ public protocol NodeInstrumentation: Sendable {
     /// Commit announcements and applies after sequence number `after`.
     func timeline(after: UInt64) -> ReplicationTimeline.Page
 }
+
+/// Membership changes, for the benchmark's snapshot install over TCP: a new,
+/// empty node joins as a learner and is removed again.
+public protocol NodeMembership: Sendable {
+    /// Adds `id` as a learner; throws `NodeError.notLeader` on a follower.
+    func addLearner(_ id: UInt64) async throws
+    /// Removes `id` from the membership; throws `NodeError.notLeader` on a follower.
+    func removeMember(_ id: UInt64) async throws
+}
+
+extension ClusterNode: NodeMembership {}
 
 /// A node's syncs: observed at the system call, and as its stores count them.
 public struct NodeSyncReport: Sendable, Hashable, Codable {
@@ -26,19 +38,31 @@ public struct NodeSyncReport: Sendable, Hashable, Codable {
     }
 }
 
-/// A transport that tells the timeline whenever this node first sends a
-/// commit index: a leader's commit leaves it in its appends and heartbeats
-/// (a heartbeat carries at most what the follower already holds, so it
-/// never announces more than was committed).
-struct CommitAnnouncingTransport: Transport {
+/// The node's transport, as the node sees it: tells the timeline whenever
+/// this node first sends a commit index (a leader's commit leaves it in its
+/// appends and heartbeats; a heartbeat carries at most what the follower
+/// already holds, so it never announces more than was committed), and can be
+/// cut, dropping every message in and out at once, as a crashed node's
+/// network would.
+final class NodeTransport: Transport {
     let inner: any Transport
     let timeline: ReplicationTimeline
+    private let isCut = Atomic(false)
+
+    init(_ inner: any Transport, timeline: ReplicationTimeline) {
+        self.inner = inner
+        self.timeline = timeline
+    }
 
     func start(receive: @escaping @Sendable (Message) -> Void) async throws {
-        try await inner.start(receive: receive)
+        try await inner.start(receive: { [weak self] message in
+            guard let self, !self.isCut.load(ordering: .acquiring) else { return }
+            receive(message)
+        })
     }
 
     func send(_ messages: [Message]) {
+        guard !isCut.load(ordering: .acquiring) else { return }
         var commit: UInt64 = 0
         for message in messages where message.kind == .append || message.kind == .heartbeat {
             commit = max(commit, message.commit)
@@ -46,6 +70,9 @@ struct CommitAnnouncingTransport: Transport {
         if commit > 0 { timeline.commitAnnounced(through: commit) }
         inner.send(messages)
     }
+
+    /// From now on nothing is sent or delivered.
+    func cut() { isCut.store(true, ordering: .releasing) }
 
     func shutdown() async { await inner.shutdown() }
 }
