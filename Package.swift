@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "Raft",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -162,7 +162,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
+        .testTarget(name: "BenchTests", dependencies: [
+            "RaftLabBench", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
+        ]),
         // A backend with sync switched off must show zero observed syncs: the counter can fail.
         .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),

@@ -3,7 +3,6 @@ import NoSQL
 import RaftLabNode
 import RaftLabReport
 import Synchronization
-import SyncObserver
 import Testing
 
 /// A node that answers after a fixed delay, and fails the first `failures`
