@@ -116,6 +116,9 @@ public struct BenchOptions: Sendable, Hashable {
         guard !workloads.isEmpty else { throw fail("--workload names no workload") }
         guard (0...1).contains(readRatio) else { throw fail("--read-ratio must be between 0 and 1") }
         guard (0...100_000_000).contains(records) else { throw fail("--records must be between 0 and 100,000,000") }
+        if records == 0, let workload = workloads.first(where: { $0 != .write }) {
+            throw fail("--workload \(workload) reads loaded items: --records must be at least 1")
+        }
         if let rate { guard rate > 0, rate <= 1_000_000 else { throw fail("--rate must be between 0 and 1,000,000 requests per second") } }
         guard !stateSync.isEmpty else { throw fail("--state-sync names no mode") }
         guard warmup >= 0 else { throw fail("--warmup must not be negative") }

@@ -200,16 +200,17 @@ public struct BenchRunner: Sendable {
     }
 
     private func measureWindow(_ point: Point, on cluster: any BenchCluster) async throws -> Sample {
+        let inserts = InsertCounter(loaded: records(for: point.workload))
         let load = LoadGenerator(
             concurrency: point.concurrency, valueSize: options.valueSize, workload: point.workload,
             distribution: options.distribution, records: records(for: point.workload), readRatio: options.readRatio,
-            readConsistency: options.readConsistency, seed: options.seed, rate: options.rate)
+            readConsistency: options.readConsistency, seed: options.seed, rate: options.rate, inserts: inserts)
         let findLeader: @Sendable () async throws -> any BenchNode = { try await cluster.leader() }
         if options.warmup > 0 {
             let warmup = LoadGenerator(
                 concurrency: point.concurrency, valueSize: options.valueSize, workload: point.workload,
                 distribution: options.distribution, records: records(for: point.workload), readRatio: options.readRatio,
-                readConsistency: options.readConsistency, seed: options.seed &+ 0x5EED, rate: options.rate)
+                readConsistency: options.readConsistency, seed: options.seed &+ 0x5EED, rate: options.rate, inserts: inserts)
             _ = try await warmup.run(
                 leader: findLeader, ops: nil, stop: .init(after: .seconds(options.warmup), atMost: .seconds(options.warmup)),
                 recorders: nil)

@@ -42,12 +42,16 @@ struct LoadGenerator: Sendable {
     let seed: UInt64
     /// Open loop: requests per second over all clients; nil for closed loop.
     let rate: Double?
+    /// Where inserted keys come from; shared by a warm-up and the load after
+    /// it so that both insert new items. Nil: keys after `records`.
+    let inserts: InsertCounter?
 
     init(
         concurrency: Int, valueSize: Int, workload: BenchWorkload, distribution: KeyDistribution? = nil,
         records: UInt64, readRatio: Double = 0, readConsistency: ReadConsistency = .local, seed: UInt64,
-        rate: Double? = nil
+        rate: Double? = nil, inserts: InsertCounter? = nil
     ) {
+        self.inserts = inserts
         self.concurrency = concurrency
         self.valueSize = valueSize
         self.workload = workload
@@ -135,7 +139,7 @@ struct LoadGenerator: Sendable {
     ) async throws -> Outcome {
         let value = String(repeating: "x", count: valueSize)
         let counters = Counters()
-        let inserts = InsertCounter(loaded: records)
+        let inserts = self.inserts ?? InsertCounter(loaded: records)
         let latest = (distribution ?? workload.defaultDistribution) == .latest ? ZipfianGenerator(items: max(1, records)) : nil
         let started = ContinuousClock.now
         let interval = rate.map { Duration.seconds(1 / $0) }

@@ -31,10 +31,49 @@ public enum FloorProbe {
     /// The three probes with their default bounds; the disk probes run in
     /// `directory`, which should be on the data directories' filesystem.
     public static func measure(directory: String) throws -> Floor {
-        Floor(
-            fdatasyncUs: try fdatasync(directory: directory).medianUs,
-            loopbackRttUs: try loopbackRoundTrip().medianUs,
-            quorumFdatasyncUs: try quorumFdatasync(directory: directory).medianUs)
+        let disk = try diskFloors(directory: directory)
+        return Floor(
+            fdatasyncUs: disk.single.medianUs, loopbackRttUs: try loopbackRoundTrip().medianUs,
+            quorumFdatasyncUs: disk.quorum.medianUs)
+    }
+
+    /// The single fdatasync and the quorum floor, their samples taken
+    /// alternately (one append + fdatasync, then one quorum round, ...) so
+    /// both see the same disk: on a machine whose disk load changes, two
+    /// floors measured one after the other could contradict each other.
+    public static func diskFloors(
+        directory: String, iterations: Int = 200, writeSize: Int = 128, timeLimit: Duration = .seconds(30)
+    ) throws -> (single: FloorMeasurement, quorum: FloorMeasurement) {
+        let path = directory + "/.raftlab-floor-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Error.io(operation: "open", path: path, errno: errno) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let record = [UInt8](repeating: 0x5A, count: writeSize)
+        var single: [Double] = []
+        let quorum = try quorumFdatasync(directory: directory, iterations: iterations, writeSize: writeSize, timeLimit: timeLimit) {
+            let start = ContinuousClock.now
+            try appendAndSync(fd, record, path: path)
+            single.append((ContinuousClock.now - start).microseconds)
+        }
+        return (FloorMeasurement(samplesUs: single)!, quorum)
+    }
+
+    private static func appendAndSync(_ fd: Int32, _ record: [UInt8], path: String) throws {
+        try record.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Error.io(operation: "write", path: path, errno: errno)
+                }
+                offset += n
+            }
+        }
+        guard dataSync(fd) == 0 else { throw Error.io(operation: "fdatasync", path: path, errno: errno) }
     }
 
     // MARK: fdatasync
@@ -96,10 +135,11 @@ public enum FloorProbe {
     /// at a time this is about twice the single fdatasync, which is why a
     /// cluster's latency is compared with it too.
     ///
-    /// Bounded like `fdatasync`: `iterations` rounds or `timeLimit`, files removed.
+    /// Bounded like `fdatasync`: `iterations` rounds or `timeLimit`, files
+    /// removed. `beforeEachRound` runs on the calling thread between rounds.
     public static func quorumFdatasync(
         directory: String, appenders: Int = 3, quorum: Int = 2, iterations: Int = 200, writeSize: Int = 128,
-        timeLimit: Duration = .seconds(30)
+        timeLimit: Duration = .seconds(30), beforeEachRound: (() throws -> Void)? = nil
     ) throws -> FloorMeasurement {
         precondition(appenders >= 1 && (1...appenders).contains(quorum), "a quorum of 1...appenders")
         var descriptors: [Int32] = []
@@ -148,7 +188,14 @@ public enum FloorProbe {
             worker.start()
         }
         var failure: Int32?
+        var probeError: (any Swift.Error)?
         while samples.count < Swift.max(1, iterations) {
+            do {
+                try beforeEachRound?()
+            } catch {
+                probeError = error
+                break
+            }
             let outcome = round.run()
             if let code = outcome.errno {
                 failure = code
@@ -159,6 +206,7 @@ public enum FloorProbe {
             if clock.now >= deadline { break }
         }
         round.stop()
+        if let probeError { throw probeError }
         if let failure { throw Error.io(operation: "append + fdatasync", path: directory, errno: failure) }
         return FloorMeasurement(samplesUs: samples)!
     }
