@@ -118,11 +118,9 @@ extension ClusterNode: BenchNode {
 /// Every node in this process on an in-process hub (`LocalCluster`).
 final class InProcessBenchCluster: BenchCluster {
     let cluster: LocalCluster
-    let registry: BackendRegistry
 
-    init(_ cluster: LocalCluster, registry: BackendRegistry) {
+    init(_ cluster: LocalCluster) {
         self.cluster = cluster
-        self.registry = registry
     }
 
     var nodes: [any BenchNode] { cluster.nodes }

@@ -423,6 +423,7 @@ extension RecoveryTimes {
         RecoveryTimes(
             entries: runs.first?.entries, restartUs: optionalMedian(runs.map(\.restartUs)),
             catchUpUs: optionalMedian(runs.map(\.catchUpUs)), snapshotInstallUs: optionalMedian(runs.map(\.snapshotInstallUs)),
-            failoverUs: optionalMedian(runs.map(\.failoverUs)), restartPath: runs.first?.restartPath)
+            failoverUs: optionalMedian(runs.map(\.failoverUs)), restartPath: runs.first?.restartPath,
+            catchUpEntries: runs.first?.catchUpEntries)
     }
 }

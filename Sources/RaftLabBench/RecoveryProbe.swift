@@ -13,9 +13,10 @@ import StorageCore
 ///     store is volatile: a memory node cannot come back as itself (Raft
 ///     forbids a voter forgetting what it acknowledged); it rejoins empty,
 ///     which (c) measures.
-/// (b) **catch-up**: a follower is down while `entries` more writes happen,
-///     until it has caught up (through a snapshot when the leader compacted
-///     its log meanwhile).
+/// (b) **catch-up**: a follower is down while `entries` more writes happen
+///     (at most 100,000: past that, it catches up through a snapshot of the
+///     whole state anyway, which (c) measures at full size), until it has
+///     caught up.
 /// (c) **snapshot install**: a new, empty node joins as a learner, until it
 ///     has been restored through InstallSnapshot and caught up; the path of
 ///     any node whose state is gone, a memory state store's included.
@@ -51,6 +52,7 @@ struct RecoveryProbe: Sendable {
                     times.restartUs = try await restart(follower, in: cluster)
                 }
                 if cluster.restartKeepsData {
+                    times.catchUpEntries = Self.catchUpEntries(entries)
                     times.catchUpUs = try await catchUp(follower, in: cluster)
                 }
                 times.snapshotInstallUs = try await snapshotInstall(in: cluster)
@@ -67,6 +69,8 @@ struct RecoveryProbe: Sendable {
         }
         return times
     }
+
+    static func catchUpEntries(_ entries: Int) -> Int { min(entries, 100_000) }
 
     private var isPersistent: Bool {
         [series.backend.log, series.backend.state].allSatisfy { (try? registry.backend(named: $0).isPersistent) ?? false }
@@ -95,7 +99,7 @@ struct RecoveryProbe: Sendable {
     private func catchUp(_ id: UInt64, in cluster: any BenchCluster) async throws -> Double {
         try await cluster.quiesce()
         try await cluster.stop(id)
-        try await fill(cluster, entries, from: UInt64(entries))
+        try await fill(cluster, Self.catchUpEntries(entries), from: UInt64(entries))
         let target = try await cluster.leader().status().commitIndex
         let started = ContinuousClock.now
         try await cluster.start(id)

@@ -413,8 +413,11 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
     /// it). Nil when not measured: a node with a volatile store cannot restart
     /// as itself; it rejoins empty, which `snapshotInstallUs` measures.
     public var restartPath: String?
-    /// (b) A follower that was down while N writes happened, until caught up.
+    /// (b) A follower that was down while `catchUpEntries` writes happened, until caught up.
     public var catchUpUs: Double?
+    /// Writes the follower missed in (b): N, at most 100,000 (past that the
+    /// follower catches up through a snapshot of the whole state anyway).
+    public var catchUpEntries: Int?
     /// (c) A new, empty node joining as a learner, until caught up through
     /// InstallSnapshot: also what a memory state store's node costs to come back.
     public var snapshotInstallUs: Double?
@@ -425,9 +428,11 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
 
     public init(
         entries: Int? = nil, restartUs: Double? = nil, catchUpUs: Double? = nil,
-        snapshotInstallUs: Double? = nil, failoverUs: Double? = nil, restartPath: String? = nil
+        snapshotInstallUs: Double? = nil, failoverUs: Double? = nil, restartPath: String? = nil,
+        catchUpEntries: Int? = nil
     ) {
         self.restartPath = restartPath
+        self.catchUpEntries = catchUpEntries
         self.entries = entries
         self.restartUs = restartUs
         self.catchUpUs = catchUpUs
@@ -442,6 +447,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         case snapshotInstallUs = "snapshot_install_us"
         case failoverUs = "failover_us"
         case restartPath = "restart_path"
+        case catchUpEntries = "catch_up_entries"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -452,6 +458,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         snapshotInstallUs = try c.decodeIfPresent(Double.self, forKey: .snapshotInstallUs)
         failoverUs = try c.decodeIfPresent(Double.self, forKey: .failoverUs)
         restartPath = try c.decodeIfPresent(String.self, forKey: .restartPath)
+        catchUpEntries = try c.decodeIfPresent(Int.self, forKey: .catchUpEntries)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -462,5 +469,6 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         try c.encode(snapshotInstallUs, forKey: .snapshotInstallUs)
         try c.encode(failoverUs, forKey: .failoverUs)
         try c.encode(restartPath, forKey: .restartPath)
+        try c.encode(catchUpEntries, forKey: .catchUpEntries)
     }
 }

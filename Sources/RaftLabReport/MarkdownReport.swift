@@ -175,8 +175,8 @@ public enum MarkdownReport {
         guard !seen.isEmpty else { return nil }
         let rows = seen.values.sorted(by: rowOrder)
         let columns = [Metric.restart, Metric.catchUp, Metric.snapshotInstall, Metric.failover]
-        var table = MarkdownTable(headers: ["backend", "entries", "restart via"] + columns.map(\.header),
-                                  alignments: [.left, .right, .left] + columns.map { _ in .right })
+        var table = MarkdownTable(headers: ["backend", "entries", "restart via"] + columns.map(\.header) + ["catch-up writes"],
+                                  alignments: [.left, .right, .left] + columns.map { _ in .right } + [.right])
         let competing = rows.map(\.isRanked)
         let noFloor = Floor(fdatasyncUs: 0, loopbackRttUs: 0)
         let cells = columns.map { metric in
@@ -189,14 +189,16 @@ public enum MarkdownReport {
             case "tail_replay": "log tail replay"
             default: Format.missing
             }
-            table.append([name, result.recovery.entries.map(String.init) ?? Format.missing, path] + cells.map { $0[index] })
+            table.append([name, result.recovery.entries.map(String.init) ?? Format.missing, path] + cells.map { $0[index] }
+                + [result.recovery.catchUpEntries.map(String.init) ?? Format.missing])
         }
         var out = "\n## Recovery\n\n"
         out += "Measured once per backend on a cluster filled with `entries` writes. restart: a follower that "
         out += "applied everything stopped and started again from its data directory, until it applied the leader's "
         out += "commit index; its disk state store reopens at its last checkpoint and the log tail after it is "
         out += "replayed (n/a for a volatile store: a memory node cannot come back as itself, it rejoins empty). "
-        out += "catch-up: a follower down while `entries` more writes happened, until caught up. snapshot install: "
+        out += "catch-up: a follower down while `catch-up writes` more writes happened (`entries`, at most 100,000), "
+        out += "until caught up. snapshot install: "
         out += "a new, empty node joining as a learner, until restored from the leader's snapshot and caught up "
         out += "(the path of any node whose state is gone, a memory state store's included). failover: "
         out += "client-observed unavailability, from the leader's crash (SIGKILL of its process; in process, cut off "

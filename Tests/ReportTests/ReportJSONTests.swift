@@ -19,7 +19,8 @@ private let resultShape = Shape.object([
     "write_latency_us": .object(["p50": .value, "p90": .value, "p99": .value, "p999": .value, "max": .value]),
     "replication_lag_us": .object(["p50": .value, "p99": .value, "max": .value]),
     "recovery": .object(["entries": .value, "restart_us": .value, "catch_up_us": .value,
-                         "snapshot_install_us": .value, "failover_us": .value, "restart_path": .value]),
+                         "snapshot_install_us": .value, "failover_us": .value, "restart_path": .value,
+                         "catch_up_entries": .value]),
     "disk_bytes": .value, "write_amplification": .value, "syncs_per_write": .value,
     // The fixed additions...
     "workload": .value, "distribution": .value, "load": .value, "target_rate": .value, "errors": .value,
@@ -81,7 +82,7 @@ struct ReportJSONTests {
         #expect((memory["recovery"] as? [String: Any])?["restart_us"] is NSNull)
         // A phase that was not run at all still lists every key.
         let notRun = results[4]["recovery"] as? [String: Any]
-        #expect(notRun?.count == 6)
+        #expect(notRun?.count == 7)
         #expect(notRun?.values.allSatisfy { $0 is NSNull } == true)
         #expect((results[7]["replication_lag_us"] as? [String: Any])?["p99"] is NSNull)
         #expect(((json as? [String: Any])?["config"] as? [String: Any])?["seed"] is NSNull)
