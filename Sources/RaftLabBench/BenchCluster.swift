@@ -65,7 +65,10 @@ protocol BenchCluster: AnyObject, Sendable {
 }
 
 extension BenchCluster {
-    func leader() async throws -> any BenchNode { try await leader(within: .seconds(10)) }
+    /// The leader, waiting up to a minute: a backend whose disk work stalls
+    /// the engine for seconds (flatfile under a large batch) can make
+    /// followers start elections, and a measurement waits them out.
+    func leader() async throws -> any BenchNode { try await leader(within: .seconds(60)) }
 
     /// Waits until every running node has applied the leader's commit index
     /// and nothing has moved for a while. A node is then idle (no disk

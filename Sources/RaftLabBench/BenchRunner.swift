@@ -192,7 +192,7 @@ public struct BenchRunner: Sendable {
     private func preload(_ cluster: any BenchCluster) async throws {
         guard options.records > 0 else { return }
         let load = LoadGenerator(
-            concurrency: 128, valueSize: options.valueSize, workload: .write, distribution: .sequential, records: 0,
+            concurrency: 64, valueSize: options.valueSize, workload: .write, distribution: .sequential, records: 0,
             seed: options.seed)
         _ = try await load.run(
             leader: { try await cluster.leader() }, ops: options.records,

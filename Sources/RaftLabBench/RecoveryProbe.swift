@@ -79,7 +79,7 @@ struct RecoveryProbe: Sendable {
     /// Writes `count` new items with many clients, so filling is quick.
     private func fill(_ cluster: any BenchCluster, _ count: Int, from first: UInt64) async throws {
         let load = LoadGenerator(
-            concurrency: 128, valueSize: options.valueSize, workload: .write, distribution: .sequential,
+            concurrency: 64, valueSize: options.valueSize, workload: .write, distribution: .sequential,
             records: first, seed: options.seed)
         _ = try await load.run(
             leader: { try await cluster.leader() }, ops: count, stop: .init(after: .seconds(3600), atMost: .seconds(3600)),

@@ -35,7 +35,7 @@ public final class ClusterNode: NoSQLService {
     public init(
         id: UInt64, config: ClusterConfig, transport: any Transport,
         registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
-        initialVoters: Set<UInt64>? = nil, applyObserver: ApplyObserver? = nil, logger: Logger? = nil
+        initialVoters: Set<UInt64>? = nil, logger: Logger? = nil
     ) throws {
         try config.validate(registry: registry)
         _ = try config.node(id)
@@ -66,7 +66,7 @@ public final class ClusterNode: NoSQLService {
             raft = try RaftNode(
                 id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
                 logStore: stores.log, stateStore: state,
-                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver),
+                stateMachine: NoSQLRaftMachine(machine: machine),
                 transport: network,
                 options: options, logger: logger)
         } catch {

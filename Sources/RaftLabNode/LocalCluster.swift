@@ -15,24 +15,21 @@ public final class LocalCluster: Sendable {
     public let hub: InProcessHub
     private let registry: BackendRegistry
     private let seed: UInt64?
-    private let observer: (@Sendable (UInt64) -> ApplyObserver)?
     private let initialVoters: Set<UInt64>
     private let running = Mutex<[UInt64: ClusterNode]>([:])
     /// Nodes ended by `crash(_:)`: their stores stay open until the cluster stops.
     private let crashed = Mutex<[ClusterNode]>([])
 
     /// Opens and starts the first `voters` nodes in `config` (all by default);
-    /// the others can join later with `start(_:joining:)`. `observer` gives
-    /// each node id an apply observer (the benchmark's replication lag).
+    /// the others can join later with `start(_:joining:)`. Each node keeps a
+    /// `ReplicationTimeline` (the benchmark's replication lag).
     public init(
-        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil,
-        observer: (@Sendable (UInt64) -> ApplyObserver)? = nil
+        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil
     ) async throws {
         let bootstrap = config.nodes.prefix(voters ?? config.nodes.count).map(\.id)
         self.config = config
         self.registry = registry
         self.seed = seed
-        self.observer = observer
         initialVoters = Set(bootstrap)
         hub = InProcessHub()
         do {
@@ -57,7 +54,7 @@ public final class LocalCluster: Sendable {
         guard node(id) == nil else { return }
         let node = try ClusterNode(
             id: id, config: config, transport: hub.transport(for: id), registry: registry,
-            randomSeed: seed.map { $0 &+ id }, initialVoters: joining ? [] : initialVoters, applyObserver: observer?(id))
+            randomSeed: seed.map { $0 &+ id }, initialVoters: joining ? [] : initialVoters)
         try await node.start()
         running.withLock { $0[id] = node }
     }
