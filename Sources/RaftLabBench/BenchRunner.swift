@@ -100,16 +100,20 @@ public struct BenchRunner: Sendable {
                     for concurrency in options.concurrency {
                         let point = Point(series: series, workload: workload, concurrency: concurrency)
                         let directory = "\(root)/r\(repetition)-\(series.slug)-\(workload)-c\(concurrency)"
-                        let sample = try await measure(point, directory: directory, root: root, templates: &templates)
+                        let sample = try await explained("measuring \(series), workload \(workload), \(concurrency) clients") {
+                            try await measure(point, directory: directory, root: root, templates: &templates)
+                        }
                         samples[point, default: []].append(sample)
                         progress.advance()
                     }
                 }
                 let directory = "\(root)/r\(repetition)-\(series.slug)-recovery"
-                let recovery = try await RecoveryProbe(
-                    options: options, series: series, entries: options.recoveryEntries(for: series.backend),
-                    directory: directory, registry: registry
-                ).run()
+                let recovery = try await explained("measuring the recovery of \(series)") {
+                    try await RecoveryProbe(
+                        options: options, series: series, entries: options.recoveryEntries(for: series.backend),
+                        directory: directory, registry: registry
+                    ).run()
+                }
                 recoveries[series, default: []].append(recovery)
                 cleanUp(directory)
                 progress.advance()
@@ -132,6 +136,18 @@ public struct BenchRunner: Sendable {
         let directory = options.outputDirectory ?? BenchReport.defaultOutputDirectory(label: options.label, date: startedAt)
         let files = try ReportWriter.write(report, to: directory, label: options.label)
         return Outcome(report: report, directory: directory, files: files)
+    }
+
+    /// Runs `body`; a failure becomes a `BenchError` that says what was being measured.
+    private func explained<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BenchError {
+            if case .failed(let message) = error { throw BenchError.failed("\(what): \(message)") }
+            throw error
+        } catch {
+            throw BenchError.failed("\(what): \(error)")
+        }
     }
 
     // MARK: One point
