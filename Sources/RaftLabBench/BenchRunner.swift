@@ -76,8 +76,8 @@ public struct BenchRunner: Sendable {
         let startedAt = Date()
         let root = NSTemporaryDirectory() + "raftlab-bench-\(UUID().uuidString)"
         try FileSystem.createDirectory(root, sync: false)
-        // Node processes must not outlive an interrupted run, nor their data.
-        if options.transport == .tcp { ChildProcesses.shared.removeOnSignal(root) }
+        // Node processes must not outlive an interrupted run, nor the data of any run.
+        ChildProcesses.shared.removeOnSignal(root)
         defer {
             ChildProcesses.shared.forget(root)
             try? FileSystem.removeTree(root)
