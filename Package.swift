@@ -61,10 +61,16 @@ let package = Package(
             "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
         ]),
 
+        // Fault models over any store: power cuts that drop what was never synced.
+        .target(name: "StorageFaults", dependencies: ["StorageCore"]),
+
         // MARK: Raft: the engine imports the storage core only, never a backend
-        .target(name: "Raft", dependencies: ["StorageCore", .product(name: "Logging", package: "swift-log")]),
+        // The protocol core: a pure state machine (no clock, threads, I/O or randomness of its own).
+        .target(name: "Raft", dependencies: ["StorageCore"]),
+        // The runtime around it: real time, the stores, the apply stage, transports.
+        .target(name: "RaftRuntime", dependencies: ["Raft", "StorageCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "RaftTCPTransport", dependencies: [
-            "Raft",
+            "Raft", "RaftRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -79,7 +85,7 @@ let package = Package(
 
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftTCPTransport", "NoSQL", "SyncObserver",
+            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
@@ -114,8 +120,8 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "NoSQL", "RaftLabHTTPClient",
-            "SyncObserver",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
+            "RaftLabHTTPClient", "SyncObserver",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
@@ -143,9 +149,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
-        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "MemoryBackend"]),
+        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "Raft",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -170,7 +176,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
-            "Raft", "RaftTCPTransport", "StorageCore", "RaftLabBackends", "MemoryBackend",
+            "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

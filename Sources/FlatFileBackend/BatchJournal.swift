@@ -39,7 +39,7 @@ struct BatchJournal: Equatable {
             }
         }
         operations = last.map { (key: $0.key, value: $0.value) }
-            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .sorted { $0.key.sortsBefore($1.key) }
         self.position = position
     }
 

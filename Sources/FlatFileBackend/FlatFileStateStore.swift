@@ -163,7 +163,7 @@ final class FlatFileStateStore: StateStore {
                 var previous: Bytes?
                 var hashedNames: [String: Bytes] = [:]
                 while let pair = try source.next() {
-                    if let previous, !previous.lexicographicallyPrecedes(pair.key) {
+                    if let previous, !previous.sortsBefore(pair.key) {
                         throw StorageError.invalidArgument("snapshot keys are not in ascending order")
                     }
                     previous = pair.key

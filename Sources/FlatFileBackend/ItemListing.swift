@@ -40,7 +40,7 @@ enum ItemListing {
                 continue
             }
         }
-        items.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        items.sort { $0.key.sortsBefore($1.key) }
         return items
     }
 }

@@ -5,13 +5,14 @@ import Synchronization
 /// One LMDB environment (data.mdb and lock.mdb in a store directory), shared
 /// by a store and the snapshots it hands out.
 ///
-/// Two locks, because snapshots must stay readable while the store writes:
-/// `handle` serialises every transaction the store runs and guards the
-/// environment pointer against close; `readers` guards the long-lived read
-/// transactions behind snapshots. A snapshot takes only `readers`, so it can be
-/// read during a write transaction (LMDB readers never block the writer), even
-/// from inside one, as when a store is restored from its own snapshot.
-/// Lock order: `handle`, then `readers`. The environment is opened with
+/// Three locks, because reads must not wait for a write's fsync: `handle`
+/// guards the environment pointer against close (transactions take it
+/// shared, `close` exclusive); `writer` serialises write transactions (LMDB
+/// has one writer at a time; read transactions run beside it, as LMDB
+/// intends); `readers` guards the long-lived read transactions behind
+/// snapshots. A snapshot takes only `readers`, so it can be read during a
+/// write transaction, even from inside one, as when a store is restored from
+/// its own snapshot. Lock order: `writer`, `handle`, then `readers`. The environment is opened with
 /// MDB_NOTLS because Swift code hops threads and LMDB would otherwise tie
 /// each read transaction to the thread that began it.
 ///
@@ -32,7 +33,8 @@ final class LMDBEnvironment: Sendable {
     let syncs = SyncCounter()
     /// Longest key LMDB accepts (511 bytes unless built otherwise).
     let maxKeySize: Int
-    private let handle: Mutex<OpaquePointer?>
+    private let handle: ReadWriteLock<OpaquePointer?>
+    private let writer = Mutex(())
     private let readers = Mutex(ReaderTable())
 
     /// The C handles of one snapshot. `@unchecked Sendable` because they are
@@ -77,12 +79,12 @@ final class LMDBEnvironment: Sendable {
             mdb_env_close(env)
             throw error
         }
-        handle = Mutex(env)
+        handle = ReadWriteLock(env)
     }
 
     /// Runs `body` in a write transaction and commits it; any error aborts it.
     func write<R: Sendable>(_ body: (LMDBTransaction) throws -> R) throws -> R {
-        try handle.withLock { env in
+        try writer.withLock { _ in try handle.withShared { env in
             guard let env else { throw StorageError.closed }
             var begun: OpaquePointer?
             try LMDBError.check(mdb_txn_begin(env, nil, 0, &begun), "mdb_txn_begin", env: env)
@@ -101,12 +103,12 @@ final class LMDBEnvironment: Sendable {
             try LMDBError.check(mdb_txn_commit(pointer), "mdb_txn_commit", env: env)
             if sync && txn.wrote { syncs.record(2) }
             return result
-        }
+        } }
     }
 
     /// Runs `body` in a short read-only transaction.
     func read<R: Sendable>(_ body: (LMDBTransaction) throws -> R) throws -> R {
-        try handle.withLock { env in
+        try handle.withShared { env in
             guard let env else { throw StorageError.closed }
             let pointer = try LMDBEnvironment.beginRead(env)
             defer { mdb_txn_abort(pointer) }
@@ -120,7 +122,7 @@ final class LMDBEnvironment: Sendable {
     func openReader<R: Sendable>(
         over dbi: MDB_dbi, _ prepare: (LMDBTransaction) throws -> R
     ) throws -> (reader: Int, prepared: R) {
-        try handle.withLock { env in
+        try handle.withShared { env in
             guard let env else { throw StorageError.closed }
             let pointer = try LMDBEnvironment.beginRead(env)
             let prepared: R
@@ -177,7 +179,7 @@ final class LMDBEnvironment: Sendable {
     /// before mdb_env_close), flushes when commits were not synced, and
     /// closes the files. Later calls throw `.closed`; closing twice is harmless.
     func close() throws {
-        try handle.withLock { env in
+        try writer.withLock { _ in try handle.withExclusive { env in
             guard let open = env else { return }
             readers.withLock { table in
                 for reader in table.open.values {
@@ -194,7 +196,7 @@ final class LMDBEnvironment: Sendable {
             }
             mdb_env_close(open)
             if let flushError { throw flushError }
-        }
+        } }
     }
 
     private static func beginRead(_ env: OpaquePointer) throws -> OpaquePointer {

@@ -21,6 +21,10 @@ final class LMDBLogStore: LogStore {
     private let meta: MDB_dbi
     /// Cached so bounds checks need no transaction; nil once closed.
     private let bounds: Mutex<LogBounds?>
+    /// Serialises mutating calls. Held across the engine write and its
+    /// fsync, while `bounds` is only ever held for a moment, so a reader
+    /// never waits for a write to reach the disk.
+    private let writer = Mutex(())
 
     init(directory: String, mapSize: Int, sync: Bool) throws {
         let environment = try LMDBEnvironment(directory: directory, mapSize: mapSize, sync: sync, maxDatabases: 2)
@@ -87,26 +91,43 @@ final class LMDBLogStore: LogStore {
     func entries(_ range: ClosedRange<UInt64>, maxBytes: Int) throws -> [LogEntry] {
         try current().check(range)
         let path = environment.dataPath
-        return try environment.read { txn in
-            try txn.withCursor(log) { cursor in
-                var collector = EntryCollector(range: range, maxBytes: maxBytes)
-                var pair = try cursor.seek(range.lowerBound.bigEndianBytes)
-                while let expected = collector.expected {
-                    guard let found = pair, UInt64(bigEndianBytes: found.key) == expected else {
-                        throw StorageError.corrupted(path: path, reason: "log entry \(expected) is missing")
+        do {
+            return try environment.read { txn in
+                try txn.withCursor(log) { cursor in
+                    var collector = EntryCollector(range: range, maxBytes: maxBytes)
+                    var pair = try cursor.seek(range.lowerBound.bigEndianBytes)
+                    while let expected = collector.expected {
+                        guard let found = pair, UInt64(bigEndianBytes: found.key) == expected else {
+                            throw MissingEntry(index: expected)
+                        }
+                        let entry = try LogEntryCodec.decode(found.value, source: "\(path) (log entry \(expected))")
+                        guard try collector.add(entry, path: path) else { break }
+                        pair = try cursor.next()
                     }
-                    let entry = try LogEntryCodec.decode(found.value, source: "\(path) (log entry \(expected))")
-                    guard try collector.add(entry, path: path) else { break }
-                    pair = try cursor.next()
+                    return collector.entries
                 }
-                return collector.entries
             }
+        } catch let missing as MissingEntry {
+            throw explain(missing, reading: range)
         }
     }
 
+    /// An entry of `range` was not there although the bounds promised it: a
+    /// compaction or truncation that committed meanwhile explains that, with
+    /// the typed error it calls for; otherwise the log is damaged.
+    private func explain(_ missing: MissingEntry, reading range: ClosedRange<UInt64>) -> StorageError {
+        writer.withLock { _ in }  // a write in flight publishes its bounds when done
+        do {
+            try current().check(range)
+        } catch let error as StorageError {
+            return error
+        } catch {}
+        return .corrupted(path: environment.dataPath, reason: "log entry \(missing.index) is missing")
+    }
+
     func append(_ entries: [LogEntry], hardState: HardState?) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let plan = try current.planAppend(entries) else {
                 // No entries: a hard state on its own, still one commit.
                 guard let hardState else { return }
@@ -123,30 +144,30 @@ final class LMDBLogStore: LogStore {
                 }
                 if let hardState { try txn.put(meta, LMDBLogStore.hardStateKey, HardStateCodec.encode(hardState)) }
             }
-            bounds?.last = plan.newLast
+            bounds.withLock { $0?.last = plan.newLast }
         }
     }
 
     func truncateSuffix(after index: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let doomed = try current.planTruncate(after: index) else { return }
             try environment.write { txn in
                 for index in doomed { try txn.delete(log, index.bigEndianBytes) }
             }
-            bounds?.last = index
+            bounds.withLock { $0?.last = index }
         }
     }
 
     func compact(through index: UInt64, term: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let plan = try current.planCompact(through: index, term: term) else { return }
             try environment.write { txn in
                 for index in plan.dropped { try txn.delete(log, index.bigEndianBytes) }
                 try txn.put(meta, LMDBLogStore.compactionKey, PositionCodec.encode(plan.bounds.snapshot))
             }
-            bounds = plan.bounds
+            bounds.withLock { if $0 != nil { $0 = plan.bounds } }
         }
     }
 
@@ -163,8 +184,8 @@ final class LMDBLogStore: LogStore {
     var syncCount: UInt64 { environment.syncs.value }
 
     func close() throws {
-        try bounds.withLock { bounds in
-            bounds = nil
+        try writer.withLock { _ in
+            bounds.withLock { $0 = nil }
             try environment.close()
         }
     }

@@ -25,8 +25,11 @@ final class LMDBStateStore: StateStore {
     private let environment: LMDBEnvironment
     private let data: MDB_dbi
     private let meta: MDB_dbi
-    /// Cached applied position; nil once closed.
+    /// Cached applied position; nil once closed. Held only for a moment.
     private let applied: Mutex<AppliedPosition?>
+    /// Serialises mutating calls across the engine write and its fsync, so
+    /// readers (who only glance at `applied`) never wait for the disk.
+    private let writer = Mutex(())
 
     init(directory: String, mapSize: Int, sync: Bool) throws {
         let environment = try LMDBEnvironment(directory: directory, mapSize: mapSize, sync: sync, maxDatabases: 2)
@@ -101,8 +104,8 @@ final class LMDBStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
-        try applied.withLock { applied in
-            guard let current = applied else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try appliedPosition()
             guard position >= current else {
                 throw StorageError.invalidArgument(
                     "applied position \(position.index) is below the current position \(current.index)")
@@ -117,7 +120,7 @@ final class LMDBStateStore: StateStore {
                 }
                 try txn.put(meta, LMDBStateStore.appliedKey, PositionCodec.encode(position))
             }
-            applied = position
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
@@ -144,8 +147,8 @@ final class LMDBStateStore: StateStore {
     /// a crash or an error midway (a full map, a failing source) leaves the old
     /// state, because the transaction is aborted or never committed.
     func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
-        try applied.withLock { applied in
-            guard applied != nil else { throw StorageError.closed }
+        try writer.withLock { _ in
+            _ = try appliedPosition()
             // The source is read inside the write transaction so a large
             // snapshot streams instead of being held in memory.
             try environment.write { txn in
@@ -159,15 +162,15 @@ final class LMDBStateStore: StateStore {
                 }
                 try txn.put(meta, LMDBStateStore.appliedKey, PositionCodec.encode(position))
             }
-            applied = position
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
     var syncCount: UInt64 { environment.syncs.value }
 
     func close() throws {
-        try applied.withLock { applied in
-            applied = nil
+        try writer.withLock { _ in
+            applied.withLock { $0 = nil }
             try environment.close()
         }
     }

@@ -6,7 +6,9 @@ import Synchronization
 /// directory), shared by a store and the snapshots it hands out.
 ///
 /// LevelDB is thread-safe itself; the locks here exist for close. `handles`
-/// guards the database pointer so no call can run into a closed database;
+/// guards the database pointer so no call can run into a closed database:
+/// reads and writes take it shared (a read never waits for a write's
+/// fsync), `close` exclusive;
 /// `readers` guards the iterators and snapshots behind `StateSnapshot`s, which
 /// must all be released before `leveldb_close`. A snapshot takes only
 /// `readers`, so it can be read while the store holds `handles`, even from
@@ -25,7 +27,7 @@ final class LevelDBDatabase: Sendable {
     let directory: String
     let sync: Bool
     let syncs = SyncCounter()
-    private let handles: Mutex<Handles?>
+    private let handles: ReadWriteLock<Handles?>
     private let readers = Mutex(ReaderTable())
 
     /// The C handles of the open database. `@unchecked Sendable` because the
@@ -96,7 +98,7 @@ final class LevelDBDatabase: Sendable {
         leveldb_writeoptions_set_sync(writeOptions, sync ? 1 : 0)
         let unsyncedWriteOptions: OpaquePointer = leveldb_writeoptions_create()
         leveldb_writeoptions_set_sync(unsyncedWriteOptions, 0)
-        handles = Mutex(Handles(
+        handles = ReadWriteLock(Handles(
             db: db, options: options, readOptions: readOptions, writeOptions: writeOptions,
             unsyncedWriteOptions: unsyncedWriteOptions))
         // The files LevelDB just created must be reachable after power loss.
@@ -111,7 +113,7 @@ final class LevelDBDatabase: Sendable {
     }
 
     func get(_ key: Bytes) throws -> Bytes? {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             return try LevelDBDatabase.get(key, handles.db, handles.readOptions, directory: directory)
         }
@@ -138,7 +140,7 @@ final class LevelDBDatabase: Sendable {
     /// LevelDB recovers a prefix of the writes, cutting a torn last record.
     func write(_ batch: LevelDBBatch, durable: Bool = true) throws {
         guard batch.count > 0 else { return }
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let synced = sync && durable
             try LevelDBError.call("write", directory: directory) {
@@ -151,7 +153,7 @@ final class LevelDBDatabase: Sendable {
     /// Visits pairs from the first key at or after `start` while `visit`
     /// returns true.
     func scan(from start: Bytes, _ visit: (KeyValue) throws -> Bool) throws {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let iterator = LevelDBIterator(db: handles.db, readOptions: handles.readOptions, directory: directory)
             defer { iterator.destroy() }
@@ -162,7 +164,7 @@ final class LevelDBDatabase: Sendable {
 
     /// The last pair whose key sorts before `bound`.
     func last(before bound: Bytes) throws -> KeyValue? {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let iterator = LevelDBIterator(db: handles.db, readOptions: handles.readOptions, directory: directory)
             defer { iterator.destroy() }
@@ -176,7 +178,7 @@ final class LevelDBDatabase: Sendable {
     /// and reads `key` (the applied position) from the same snapshot so the
     /// position and the pairs always agree.
     func openReader(from start: Bytes, to end: Bytes, reading key: Bytes) throws -> (reader: Int, value: Bytes?) {
-        try handles.withLock { handles in
+        try handles.withShared { handles in
             guard let handles else { throw StorageError.closed }
             let snapshot: OpaquePointer = leveldb_create_snapshot(handles.db)
             let readOptions: OpaquePointer = leveldb_readoptions_create()
@@ -211,7 +213,7 @@ final class LevelDBDatabase: Sendable {
             if reader.started { reader.iterator.next() }
             reader.started = true
             let pair = try reader.iterator.current()
-            if pair.map({ !$0.key.lexicographicallyPrecedes(reader.end) }) ?? true { reader.finished = true }
+            if pair.map({ !$0.key.sortsBefore(reader.end) }) ?? true { reader.finished = true }
             table.open[id] = reader
             return reader.finished ? nil : pair
         }
@@ -225,7 +227,7 @@ final class LevelDBDatabase: Sendable {
     /// Releases open readers first (LevelDB requires it before close), flushes
     /// when writes were not synced, and closes. Closing twice is harmless.
     func close() throws {
-        try handles.withLock { handles in
+        try handles.withExclusive { handles in
             guard let open = handles else { return }
             readers.withLock { table in
                 for reader in table.open.values { reader.release() }

@@ -12,6 +12,10 @@ final class LevelDBLogStore: LogStore {
     private let database: LevelDBDatabase
     /// Cached so bounds checks need no read; nil once closed.
     private let bounds: Mutex<LogBounds?>
+    /// Serialises mutating calls. Held across the engine write and its
+    /// fsync, while `bounds` is only ever held for a moment, so a reader
+    /// never waits for a write to reach the disk.
+    private let writer = Mutex(())
 
     init(directory: String, sync: Bool, settings: LevelDBSettings) throws {
         let database = try LevelDBDatabase(directory: directory, sync: sync, settings: settings)
@@ -80,44 +84,57 @@ final class LevelDBLogStore: LogStore {
         }
         // The scan stops early only when an index is missing.
         if let missing = collector.expected {
-            throw StorageError.corrupted(path: path, reason: "log entry \(missing) is missing")
+            throw explain(MissingEntry(index: missing), reading: range)
         }
         return collector.entries
     }
 
+    /// An entry of `range` was not there although the bounds promised it: a
+    /// compaction or truncation that committed meanwhile explains that, with
+    /// the typed error it calls for; otherwise the log is damaged.
+    private func explain(_ missing: MissingEntry, reading range: ClosedRange<UInt64>) -> StorageError {
+        writer.withLock { _ in }  // a write in flight publishes its bounds when done
+        do {
+            try current().check(range)
+        } catch let error as StorageError {
+            return error
+        } catch {}
+        return .corrupted(path: database.directory, reason: "log entry \(missing.index) is missing")
+    }
+
     func append(_ entries: [LogEntry], hardState: HardState?) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             let plan = try current.planAppend(entries)
             let batch = LevelDBBatch()
             for index in plan?.obsolete ?? 0..<0 { batch.delete(LevelDBKeys.entry(index)) }
             for entry in entries { batch.put(LevelDBKeys.entry(entry.index), LogEntryCodec.encode(entry)) }
             if let hardState { batch.put(LevelDBKeys.hardState, HardStateCodec.encode(hardState)) }
             try database.write(batch)
-            if let plan { bounds?.last = plan.newLast }
+            if let plan { bounds.withLock { $0?.last = plan.newLast } }
         }
     }
 
     func truncateSuffix(after index: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let doomed = try current.planTruncate(after: index) else { return }
             let batch = LevelDBBatch()
             for index in doomed { batch.delete(LevelDBKeys.entry(index)) }
             try database.write(batch)
-            bounds?.last = index
+            bounds.withLock { $0?.last = index }
         }
     }
 
     func compact(through index: UInt64, term: UInt64) throws {
-        try bounds.withLock { bounds in
-            guard let current = bounds else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try current()
             guard let plan = try current.planCompact(through: index, term: term) else { return }
             let batch = LevelDBBatch()
             for index in plan.dropped { batch.delete(LevelDBKeys.entry(index)) }
             batch.put(LevelDBKeys.compaction, PositionCodec.encode(plan.bounds.snapshot))
             try database.write(batch)
-            bounds = plan.bounds
+            bounds.withLock { if $0 != nil { $0 = plan.bounds } }
         }
     }
 
@@ -132,8 +149,8 @@ final class LevelDBLogStore: LogStore {
     var syncCount: UInt64 { database.syncs.value }
 
     func close() throws {
-        try bounds.withLock { bounds in
-            bounds = nil
+        try writer.withLock { _ in
+            bounds.withLock { $0 = nil }
             try database.close()
         }
     }

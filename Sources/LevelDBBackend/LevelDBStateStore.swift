@@ -20,8 +20,11 @@ final class LevelDBStateStore: StateStore {
     private let syncEachApply: Bool
     /// Set by an apply written without a sync, cleared by the checkpoint that syncs it.
     private let unsynced = Atomic(false)
-    /// Cached applied position; nil once closed.
+    /// Cached applied position; nil once closed. Held only for a moment.
     private let applied: Mutex<AppliedPosition?>
+    /// Serialises mutating calls across the engine write and its fsync, so
+    /// readers (who only glance at `applied`) never wait for the disk.
+    private let writer = Mutex(())
 
     init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: LevelDBSettings) throws {
         syncEachApply = stateSync == .always
@@ -61,8 +64,8 @@ final class LevelDBStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
-        try applied.withLock { applied in
-            guard let current = applied else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let current = try appliedPosition()
             guard position >= current else {
                 throw StorageError.invalidArgument(
                     "applied position \(position.index) is below the current position \(current.index)")
@@ -77,7 +80,7 @@ final class LevelDBStateStore: StateStore {
             writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
             try database.write(writes, durable: syncEachApply)
             if !syncEachApply { unsynced.store(true, ordering: .relaxed) }
-            applied = position
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
@@ -87,8 +90,8 @@ final class LevelDBStateStore: StateStore {
     }
 
     func checkpoint() throws -> AppliedPosition {
-        try applied.withLock { applied in
-            guard let position = applied else { throw StorageError.closed }
+        try writer.withLock { _ in
+            let position = try appliedPosition()
             guard database.sync, unsynced.load(ordering: .relaxed) else { return position }
             let writes = LevelDBBatch()
             writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
@@ -117,8 +120,8 @@ final class LevelDBStateStore: StateStore {
     /// crash midway leaves the old state. The batch is built in memory, so a
     /// restore needs memory in proportion to the old and new state.
     func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
-        try applied.withLock { applied in
-            guard applied != nil else { throw StorageError.closed }
+        try writer.withLock { _ in
+            _ = try appliedPosition()
             let writes = LevelDBBatch()
             try database.scan(from: [LevelDBKeys.data]) { pair in
                 guard LevelDBKeys.userKey(pair.key) != nil else { return false }
@@ -137,15 +140,15 @@ final class LevelDBStateStore: StateStore {
             writes.put(LevelDBKeys.applied, PositionCodec.encode(position))
             try database.write(writes)
             unsynced.store(false, ordering: .relaxed)
-            applied = position
+            applied.withLock { if $0 != nil { $0 = position } }
         }
     }
 
     var syncCount: UInt64 { database.syncs.value }
 
     func close() throws {
-        try applied.withLock { applied in
-            applied = nil
+        try writer.withLock { _ in
+            applied.withLock { $0 = nil }
             try database.close()
         }
     }

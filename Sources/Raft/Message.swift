@@ -3,15 +3,20 @@ import StorageCore
 /// A node's identity in the cluster. 0 means "none".
 public typealias NodeID = UInt64
 
-/// Which nodes vote and which only receive the log.
+/// Which nodes vote and which only receive the log, and which cluster they form.
 public struct ClusterConfiguration: Sendable, Hashable {
     public var voters: Set<NodeID>
     /// Non-voting members that receive the log and catch up before promotion.
     public var learners: Set<NodeID>
+    /// The cluster's identity, fixed when it was bootstrapped and carried by
+    /// every message, so nodes of two clusters never mistake each other for
+    /// peers. 0 means not known yet (a node waiting to join).
+    public var clusterID: UInt64
 
-    public init(voters: Set<NodeID>, learners: Set<NodeID> = []) {
+    public init(voters: Set<NodeID>, learners: Set<NodeID> = [], clusterID: UInt64 = 0) {
         self.voters = voters
         self.learners = learners
+        self.clusterID = clusterID
     }
 
     public var members: Set<NodeID> { voters.union(learners) }
@@ -39,9 +44,19 @@ public struct Message: Sendable, Hashable {
         /// ReadIndex: a follower asks the leader for a read index (`context` identifies the request).
         case readIndex = 12
         case readIndexResponse = 13
+        /// The runtime's acknowledgment of snapshot data received so far
+        /// (`snapshot.offset`): flow control for a snapshot in transit. Never
+        /// reaches the core.
+        case snapshotAck = 14
+        /// A follower whose state store is behind its log (lost with a
+        /// volatile store) asks the leader for a snapshot.
+        case snapshotRequest = 15
     }
 
     public var kind: Kind
+    /// The sender's cluster (0 when it does not know it yet). Receivers drop
+    /// messages of another cluster.
+    public var clusterID: UInt64 = 0
     public var from: NodeID
     public var to: NodeID
     public var term: UInt64

@@ -48,10 +48,10 @@ public enum MessageCodecError: Error, Sendable, Hashable, CustomStringConvertibl
 ///
 ///     magic (2) | version (1) | payload length (4) | CRC-32C of payload (4) | payload
 ///
-/// and the version 1 payload is, all integers big-endian:
+/// and the version 2 payload is, all integers big-endian:
 ///
-///     kind (1) | from (8) | to (8) | term (8) | logIndex (8) | logTerm (8)
-///     | commit (8) | reject (1: 0 or 1) | rejectHint (8)
+///     kind (1) | cluster ID (8) | from (8) | to (8) | term (8) | logIndex (8)
+///     | logTerm (8) | commit (8) | reject (1: 0 or 1) | rejectHint (8)
 ///     | context length (4) | context
 ///     | entry count (4) | entry*
 ///     | has snapshot (1: 0 or 1) | snapshot?
@@ -59,7 +59,10 @@ public enum MessageCodecError: Error, Sendable, Hashable, CustomStringConvertibl
 ///     entry    = index (8) | term (8) | kind (1) | data length (4) | data
 ///     snapshot = index (8) | term (8)
 ///                | voter count (4) | voter (8)* | learner count (4) | learner (8)*
-///                | offset (8) | isLast (1: 0 or 1) | data length (4) | data
+///                | cluster ID (8) | offset (8) | isLast (1: 0 or 1) | data length (4) | data
+///
+/// Version 1 is the same without the two cluster IDs; it is still read, as
+/// cluster ID 0 ("not known").
 ///
 /// Voters and learners are written in ascending order, so equal messages
 /// encode to equal bytes. Decoding rejects anything the encoder cannot
@@ -73,9 +76,9 @@ public struct MessageCodec: Sendable, Hashable {
     /// "RL": the first two bytes of every frame.
     public static let magic: (UInt8, UInt8) = (0x52, 0x4C)
     /// The version this build writes.
-    public static let currentVersion: UInt8 = 1
+    public static let currentVersion: UInt8 = 2
     /// The versions this build reads.
-    public static let supportedVersions: ClosedRange<UInt8> = 1...1
+    public static let supportedVersions: ClosedRange<UInt8> = 1...2
     /// magic (2) + version (1) + payload length (4) + checksum (4).
     public static let headerSize = 11
     /// 64 MiB.
@@ -83,11 +86,11 @@ public struct MessageCodec: Sendable, Hashable {
     /// The payload length field is 32 bits wide.
     public static let maximumMaxFrameSize = Int(UInt32.max)
 
-    /// Smallest possible version 1 payload: a message with no entries, no
+    /// Smallest possible version 2 payload: a message with no entries, no
     /// context and no snapshot.
-    static let minimumPayloadSize = 1 + 8 * 6 + 1 + 8 + 4 + 4 + 1
+    static let minimumPayloadSize = 1 + 8 * 7 + 1 + 8 + 4 + 4 + 1
     static let entryHeaderSize = 8 + 8 + 1 + 4
-    static let snapshotFixedSize = 8 + 8 + 4 + 4 + 8 + 1 + 4
+    static let snapshotFixedSize = 8 + 8 + 4 + 4 + 8 + 8 + 1 + 4
 
     /// Largest payload, in bytes, that `encode` produces and decoding accepts.
     public let maxFrameSize: Int
@@ -151,6 +154,7 @@ public struct MessageCodec: Sendable, Hashable {
         writer.write(UInt32(frameSize - Self.headerSize))
         writer.write(UInt32(0))  // checksum, filled in below
         writer.write(message.kind.rawValue)
+        writer.write(message.clusterID)
         writer.write(message.from)
         writer.write(message.to)
         writer.write(message.term)
@@ -175,6 +179,7 @@ public struct MessageCodec: Sendable, Hashable {
             for voter in chunk.configuration.voters.sorted() { writer.write(voter) }
             writer.write(UInt32(chunk.configuration.learners.count))
             for learner in chunk.configuration.learners.sorted() { writer.write(learner) }
+            writer.write(chunk.configuration.clusterID)
             writer.write(chunk.offset)
             writer.write(chunk.isLast)
             writer.write(lengthPrefixed: chunk.data)
@@ -213,8 +218,7 @@ public struct MessageCodec: Sendable, Hashable {
         let payload = UnsafeRawBufferPointer(rebasing: bytes[Self.headerSize..<size])
         let stored = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 7, as: UInt32.self))
         guard CRC32C.checksum(payload) == stored else { throw .checksumMismatch }
-        // Only version 1 exists; a future version switches on bytes[2] here.
-        return try Self.decodePayloadV1(payload)
+        return try Self.decodePayload(payload, version: bytes[2])
     }
 
     /// Decodes exactly one frame occupying all of `bytes`.
@@ -225,10 +229,11 @@ public struct MessageCodec: Sendable, Hashable {
         }.get()
     }
 
-    static func decodePayloadV1(_ payload: UnsafeRawBufferPointer) throws(MessageCodecError) -> Message {
+    static func decodePayload(_ payload: UnsafeRawBufferPointer, version: UInt8) throws(MessageCodecError) -> Message {
         var reader = RawReader(bytes: payload)
         let kindByte = try reader.readUInt8("kind")
         guard let kind = Message.Kind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
+        let clusterID = version >= 2 ? try reader.readUInt64("cluster ID") : 0
         let from = try reader.readUInt64("from")
         let to = try reader.readUInt64("to")
         let term = try reader.readUInt64("term")
@@ -263,24 +268,27 @@ public struct MessageCodec: Sendable, Hashable {
             let snapshotTerm = try reader.readUInt64("snapshot term")
             let voters = try reader.readNodeSet("snapshot voters")
             let learners = try reader.readNodeSet("snapshot learners")
+            let snapshotCluster = version >= 2 ? try reader.readUInt64("snapshot cluster ID") : 0
             let offset = try reader.readUInt64("snapshot offset")
             let isLast = try reader.readBool("snapshot isLast")
             let data = try reader.readLengthPrefixed("snapshot data")
             snapshot = SnapshotChunk(
                 index: index, term: snapshotTerm,
-                configuration: ClusterConfiguration(voters: voters, learners: learners),
+                configuration: ClusterConfiguration(voters: voters, learners: learners, clusterID: snapshotCluster),
                 offset: offset, data: data, isLast: isLast
             )
         }
         guard reader.remaining == 0 else {
             throw .malformed("\(reader.remaining) unexpected bytes after the message")
         }
-        return Message(
+        var message = Message(
             kind: kind, from: from, to: to, term: term,
             logIndex: logIndex, logTerm: logTerm, commit: commit,
             entries: entries, reject: reject, rejectHint: rejectHint,
             context: context, snapshot: snapshot
         )
+        message.clusterID = clusterID
+        return message
     }
 }
 

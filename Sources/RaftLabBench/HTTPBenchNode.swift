@@ -14,8 +14,9 @@ import RaftLabHTTPClient
 /// - 503 `no_leader`, or no connection at all → `NodeError.noLeader`
 ///   (nothing was sent; the node may be down or electing);
 /// - 503 `shutting_down` → `NodeError.shuttingDown`;
-/// - 504, a lost connection or no answer in time → `NodeError.timeout`
-///   (a write may have taken effect);
+/// - 504 `outcome_unknown` → `NodeError.outcomeUnknown`; any other 504, a
+///   lost connection or no answer in time → `NodeError.timeout` (a write may
+///   have taken effect);
 /// - a NoSQL error code → that `NoSQLError`; any other 5xx → `NodeError.internal`.
 struct HTTPBenchNode: BenchNode {
     let id: UInt64
@@ -163,6 +164,7 @@ struct HTTPBenchNode: BenchNode {
             }
             return NodeError.noLeader
         case (503, "shutting_down"): return NodeError.shuttingDown
+        case (504, "outcome_unknown"): return NodeError.outcomeUnknown(message)
         case (503, _), (502, _): return NodeError.noLeader
         case (504, _): return NodeError.timeout
         default: return NodeError.internal("node \(node) answered \(response.status) \(code): \(message)")

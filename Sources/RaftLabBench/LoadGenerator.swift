@@ -235,9 +235,10 @@ struct LoadGenerator: Sendable {
                 try await body(session.leader)
                 return
             } catch let error as NodeError {
-                if case .timeout = error {
+                switch error {
+                case .timeout, .outcomeUnknown:
                     session.counters.timeouts.add(1, ordering: .relaxed)
-                } else {
+                default:
                     session.counters.errors.add(1, ordering: .relaxed)
                 }
                 guard ContinuousClock.now - start < Self.requestBudget else {

@@ -13,8 +13,10 @@ import RaftLabServer
 ///   not reach the leader) or a connection that cannot be made is retried
 ///   after a backoff of 100 ms doubling to 1 s, from the node the user named.
 /// - Everything happens within `timeout`; then the last problem is reported.
-/// - A write whose connection broke after it was sent is not retried: it may
-///   have taken effect, and repeating it could fail or apply twice.
+/// - Every write carries an `Idempotency-Key` (a fresh UUID per command), so
+///   a write whose outcome is unknown (its connection broke after it was
+///   sent, or a 504 `outcome_unknown`) is retried with the same key: the
+///   cluster applies it at most once and answers with the first result.
 struct APIClient: Sendable {
     var target: HostPort
     var timeout: Duration
@@ -51,12 +53,11 @@ struct APIClient: Sendable {
     func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8] = []) async throws(ClientFailure)
         -> Answer
     {
-        let idempotent = method == "GET"
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
-        var request = SimpleHTTPRequest(
-            method: method, path: path + Self.queryString(query),
-            headers: body.isEmpty ? [] : [("Content-Type", "application/json")], body: body)
+        var headers: [(String, String)] = body.isEmpty ? [] : [("Content-Type", "application/json")]
+        if method != "GET" { headers.append(("Idempotency-Key", UUID().uuidString)) }
+        var request = SimpleHTTPRequest(method: method, path: path + Self.queryString(query), headers: headers, body: body)
         let originalPath = request.path
         var node = target
         var redirects = 0
@@ -85,10 +86,9 @@ struct APIClient: Sendable {
             do {
                 response = try await http.execute(request, to: node, timeout: remaining)
             } catch let error as SimpleHTTPClientError {
-                if error.requestMayHaveBeenSent && !idempotent {
-                    throw .unavailable("\(error); the request may or may not have taken effect")
-                }
-                try await pause(error.description)
+                // Safe to repeat: a read, or a write under the same Idempotency-Key.
+                try await pause(error.requestMayHaveBeenSent && method != "GET"
+                    ? "\(error) (outcome unknown; retrying with the same Idempotency-Key)" : error.description)
                 continue
             } catch {
                 throw .unavailable("cancelled")
@@ -113,6 +113,8 @@ struct APIClient: Sendable {
             case 502, 503:
                 let problem = Self.failure(response, json: json).description
                 try await pause(problem)
+            case 504 where json?["error"]?.stringValue == "outcome_unknown":
+                try await pause(Self.failure(response, json: json).description + " (retrying with the same Idempotency-Key)")
             default:
                 throw Self.failure(response, json: json)
             }

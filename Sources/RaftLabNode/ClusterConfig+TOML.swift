@@ -8,6 +8,7 @@ import StorageCore
 extension ClusterConfig {
     /// Reads a TOML config file:
     ///
+    ///     cluster_name = "raftlab"  # optional; with the members, names the cluster
     ///     [storage]
     ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
     ///     state = "lmdb"
@@ -40,6 +41,10 @@ extension ClusterConfig {
         }
         var reader = TableReader(root, path: "")
         var config = ClusterConfig(nodes: [])
+        if let name = try reader.string("cluster_name") {
+            guard !name.isEmpty else { throw ConfigError.invalid("cluster_name must not be empty") }
+            config.clusterName = name
+        }
 
         if var storage = try reader.table("storage") {
             config.storage.log = try storage.string("log") ?? config.storage.log

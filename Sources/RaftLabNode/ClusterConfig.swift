@@ -73,6 +73,9 @@ public struct ClusterConfig: Sendable, Hashable {
     public var engine = Engine()
     public var limits = Limits()
     public var nodes: [Node]
+    /// Names the cluster (top-level `cluster_name`); with the member list it
+    /// determines the cluster ID a new cluster is bootstrapped with.
+    public var clusterName = "raftlab"
     /// The raw `[bench]` table, interpreted by the benchmark runner.
     public var bench: [String: ConfigValue] = [:]
 
@@ -88,6 +91,22 @@ public struct ClusterConfig: Sendable, Hashable {
             raftAddress: HostPort(host: "127.0.0.1", port: 9099 + id),
             httpAddress: HostPort(host: "127.0.0.1", port: 8099 + id))
     })
+
+    /// The ID a new cluster of these nodes is bootstrapped with: a hash of
+    /// the cluster name and every node's id and Raft address, as etcd derives
+    /// its cluster ID from the initial members. Nodes given different member
+    /// lists get different IDs, so they refuse each other's messages instead
+    /// of counting different quorums.
+    public var bootstrapClusterID: UInt64 {
+        var text = clusterName
+        for node in nodes.sorted(by: { $0.id < $1.id }) { text += "\n\(node.id)@\(node.raftAddress)" }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01B3
+        }
+        return hash == 0 ? 1 : hash
+    }
 
     public func node(_ id: UInt64) throws -> Node {
         guard let node = nodes.first(where: { $0.id == id }) else {

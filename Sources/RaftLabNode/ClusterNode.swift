@@ -1,6 +1,7 @@
 import Logging
 import NoSQL
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import SyncObserver
@@ -62,12 +63,15 @@ public final class ClusterNode: NoSQLService {
         options.maxBatch = config.engine.maxBatch
         options.maxInflightMessages = config.engine.maxInflight
         options.randomSeed = randomSeed
+        // Snapshots from the leader arrive on disk, next to the node's stores.
+        options.snapshotStagingDirectory = config.storage.storageConfig(forNode: id).dataDirectory + "/snapshot-staging"
         do {
             raft = try RaftNode(
-                id: id, configuration: ClusterConfiguration(voters: initialVoters ?? Set(config.nodes.map(\.id))),
+                id: id,
+                configuration: ClusterConfiguration(
+                    voters: initialVoters ?? Set(config.nodes.map(\.id)), clusterID: config.bootstrapClusterID),
                 logStore: stores.log, stateStore: state,
-                stateMachine: NoSQLRaftMachine(machine: machine),
-                transport: network,
+                stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
                 options: options, logger: logger)
         } catch {
             try? stores.log.close()
@@ -110,19 +114,27 @@ public final class ClusterNode: NoSQLService {
 
     // MARK: NoSQLService
 
-    public func write(_ command: NoSQLCommand) async throws -> WriteAck {
+    public func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck {
         let started = ContinuousClock.now
         // Validate what needs no consensus before proposing: bad input never reaches the log.
-        let data = try machine.prepare(command)
+        if let idempotencyKey, !WriteSessions.validate(idempotencyKey) {
+            throw NoSQLError(
+                .invalidArgument,
+                "an Idempotency-Key must be 1 to \(WriteSessions.maxKeyBytes) printable ASCII characters without spaces")
+        }
+        let data = WriteEnvelope(idempotencyKey: idempotencyKey.map { Array($0.utf8) }, command: try machine.prepare(command)).encoded()
         let proposal: ProposalResult
         do {
             proposal = try await raft.propose(data)
+        } catch RaftError.timeout {
+            throw NodeError.outcomeUnknown("the write did not commit within the operation timeout")
         } catch let error as RaftError {
             throw nodeError(error)
         }
         metrics.recordWrite(since: started)
-        switch try CommandResultCodec.decode(proposal.result) {
-        case .success(let outcome): return WriteAck(index: proposal.index, outcome: outcome)
+        let applied = try AppliedWrite(decoding: proposal.result)
+        switch try CommandResultCodec.decode(applied.result) {
+        case .success(let outcome): return WriteAck(index: applied.appliedAt, outcome: outcome)
         case .failure(let error): throw error
         }
     }
@@ -154,7 +166,8 @@ public final class ClusterNode: NoSQLService {
             commitIndex: raftStatus.commitIndex, appliedIndex: raftStatus.appliedIndex,
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
-            voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted())
+            voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted(),
+            clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16))
     }
 
     /// Adds node `id` as a learner (this node must lead); returns once the change is committed.
@@ -179,6 +192,7 @@ public final class ClusterNode: NoSQLService {
             }
             return .noLeader
         case .timeout: return .timeout
+        case .outcomeUnknown(let why): return .outcomeUnknown(why)
         case .stopped: return .shuttingDown
         case .transferInProgress, .configurationChangeInProgress, .proposalDropped: return .noLeader
         case .storage(let storageError): return .internal(storageError.description)

@@ -1,5 +1,6 @@
 import Logging
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import RaftTCPTransport
 import StorageCore

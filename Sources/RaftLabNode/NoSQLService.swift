@@ -11,8 +11,13 @@ public protocol NoSQLService: Sendable {
     /// Proposes `command` through Raft and returns once it is committed and
     /// applied on this node. Throws `NoSQLError` when the command fails
     /// deterministically (conflict, missing table...), `NodeError` when this
-    /// node cannot take writes (not the leader, no leader, shutting down).
-    func write(_ command: NoSQLCommand) async throws -> WriteAck
+    /// node cannot take writes (not the leader, no leader, shutting down) or
+    /// cannot tell whether the write took effect (`.outcomeUnknown`).
+    ///
+    /// With an `idempotencyKey` (1-255 printable ASCII characters), a write
+    /// whose key was applied before, within the last 100,000 log entries,
+    /// is not applied again: the first application's result comes back.
+    func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck
 
     /// Runs `body` against this node's state. `.local` reads what this node
     /// has applied (eventual consistency, as in the original simulator);
@@ -24,6 +29,13 @@ public protocol NoSQLService: Sendable {
     ) async throws -> T
 
     func status() async throws -> NodeStatus
+}
+
+extension NoSQLService {
+    /// A write without an idempotency key: applied once per call.
+    public func write(_ command: NoSQLCommand) async throws -> WriteAck {
+        try await write(command, idempotencyKey: nil)
+    }
 }
 
 /// A committed, applied write: the log index that stamped it and what it did.
@@ -52,6 +64,9 @@ public enum NodeError: Error, Sendable, Hashable, CustomStringConvertible {
     case noLeader
     /// The request did not finish in time; a write may still take effect.
     case timeout
+    /// A write reached the log but its fate is unknown here: it may or may
+    /// not take effect. Retry it only with the same idempotency key.
+    case outcomeUnknown(String)
     case shuttingDown
     /// The node itself failed (a storage error): not the client's fault.
     case `internal`(String)
@@ -61,6 +76,8 @@ public enum NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .notLeader(id, address): "this node is not the leader; the leader is node \(id) at \(address)"
         case .noLeader: "no leader is elected yet; retry shortly"
         case .timeout: "the request timed out; a write may still take effect"
+        case .outcomeUnknown(let why):
+            "the write's outcome is unknown (\(why)): it may or may not have been applied; retry with the same Idempotency-Key to apply it at most once"
         case .shuttingDown: "the node is shutting down"
         case .internal(let message): "internal error: \(message)"
         }
@@ -85,12 +102,16 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     public var sync: Bool
     public var voters: [UInt64]
     public var learners: [UInt64]
+    /// The cluster this node belongs to, in hex ("" while a joining node does not know it yet).
+    public var clusterID: String
 
     public init(
         nodeID: UInt64, role: String, term: UInt64, leaderID: UInt64, leaderHTTPAddress: String?,
         commitIndex: UInt64, appliedIndex: UInt64, firstIndex: UInt64, lastIndex: UInt64,
-        logBackend: String, stateBackend: String, sync: Bool, voters: [UInt64], learners: [UInt64]
+        logBackend: String, stateBackend: String, sync: Bool, voters: [UInt64], learners: [UInt64],
+        clusterID: String = ""
     ) {
+        self.clusterID = clusterID
         self.nodeID = nodeID
         self.role = role
         self.term = term
@@ -122,5 +143,6 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         case sync
         case voters
         case learners
+        case clusterID = "cluster_id"
     }
 }

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import StorageCore
 import Synchronization
 import SyncObserver
@@ -55,10 +56,21 @@ final class NodeTransport: Transport {
     }
 
     func start(receive: @escaping @Sendable (Message) -> Void) async throws {
-        try await inner.start(receive: { [weak self] message in
-            guard let self, !self.isCut.load(ordering: .acquiring) else { return }
-            receive(message)
-        })
+        try await start(receive: receive, unreachable: { _ in })
+    }
+
+    func start(
+        receive: @escaping @Sendable (Message) -> Void, unreachable: @escaping @Sendable (NodeID) -> Void
+    ) async throws {
+        try await inner.start(
+            receive: { [weak self] message in
+                guard let self, !self.isCut.load(ordering: .acquiring) else { return }
+                receive(message)
+            },
+            unreachable: { [weak self] peer in
+                guard let self, !self.isCut.load(ordering: .acquiring) else { return }
+                unreachable(peer)
+            })
     }
 
     func send(_ messages: [Message]) {

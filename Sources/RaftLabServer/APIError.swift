@@ -42,8 +42,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let noLeader = "no_leader"
         /// 503: the node is stopping.
         public static let shuttingDown = "shutting_down"
-        /// 504: the request took too long; a write may still take effect.
+        /// 504: a read took too long (nothing changed).
         public static let timeout = "timeout"
+        /// 504: a write reached the log but its fate is unknown: it may or may
+        /// not have been applied. Retry only with the same `Idempotency-Key`.
+        public static let outcomeUnknown = "outcome_unknown"
         /// 500: a storage or engine failure on the node, not the client's fault.
         public static let internalError = "internal"
         /// 413: the request body is over the size limit.
@@ -70,7 +73,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// - `APIError` as is; `NoSQLError` with its own status and code.
     /// - `NodeError.notLeader`: 307 to the same path and query on the leader.
     /// - `NodeError.noLeader` / `.shuttingDown`: 503 (`Retry-After: 1` for no leader).
-    /// - `NodeError.timeout`: 504. `NodeError.internal`, `StorageError`, anything else: 500.
+    /// - `NodeError.timeout`, `.outcomeUnknown`: 504. `NodeError.internal`, `StorageError`, anything else: 500.
     /// - Hummingbird's own errors (an unknown route, a body over the limit) keep their status.
     static func from(_ error: any Error, request: Request) -> APIError {
         switch error {
@@ -118,6 +121,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
                 status: 503, code: Code.noLeader, message: error.description, headers: [(.retryAfter, "1")])
         case .timeout:
             return APIError(status: 504, code: Code.timeout, message: error.description)
+        case .outcomeUnknown:
+            return APIError(status: 504, code: Code.outcomeUnknown, message: error.description)
         case .shuttingDown:
             return APIError(
                 status: 503, code: Code.shuttingDown, message: error.description, headers: [(.retryAfter, "1")])

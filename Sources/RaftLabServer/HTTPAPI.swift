@@ -266,8 +266,9 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     /// middleware), or with forwarding on, the leader's own answer.
     private func write(_ command: NoSQLCommand, request: Request, body: [UInt8]) async throws -> Response {
         try command.validate(limits: service.limits)
+        let idempotencyKey = request.headers[LeaderForwarder.idempotencyKey]
         do {
-            let (status, json) = APIDocuments.write(try await service.write(command))
+            let (status, json) = APIDocuments.write(try await service.write(command, idempotencyKey: idempotencyKey))
             return jsonResponse(json, status: status)
         } catch NodeError.notLeader(let leaderID, let address) {
             guard let forwarder, !LeaderForwarder.isForwarded(request) else {

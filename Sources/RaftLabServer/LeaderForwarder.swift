@@ -11,6 +11,9 @@ import RaftLabNode
 /// bounce a request between them.
 struct LeaderForwarder: Sendable {
     static let header = HTTPField.Name("X-RaftLab-Forwarded")!
+    /// The client's key for an exactly-once write (the IETF draft's header
+    /// name); forwarded with the write so the leader deduplicates it too.
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 
     let client: SimpleHTTPClient
     let timeout: Duration
@@ -25,6 +28,7 @@ struct LeaderForwarder: Sendable {
     func forward(_ request: Request, body: [UInt8], to address: HostPort, leaderID: UInt64) async throws -> Response {
         var headers: [(String, String)] = [(Self.header.rawName, "1")]
         if let contentType = request.headers[.contentType] { headers.append(("Content-Type", contentType)) }
+        if let key = request.headers[Self.idempotencyKey] { headers.append((Self.idempotencyKey.rawName, key)) }
         let relayed = SimpleHTTPRequest(
             method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
         let answer: SimpleHTTPResponse
@@ -33,8 +37,8 @@ struct LeaderForwarder: Sendable {
         } catch let error as SimpleHTTPClientError {
             if error.requestMayHaveBeenSent {
                 throw APIError(
-                    status: 504, code: APIError.Code.timeout,
-                    message: "forwarding the write to the leader (node \(leaderID) at \(address)) failed: \(error); it may still take effect")
+                    status: 504, code: APIError.Code.outcomeUnknown,
+                    message: "forwarding the write to the leader (node \(leaderID) at \(address)) failed: \(error); it may or may not have been applied: retry with the same Idempotency-Key")
             }
             throw APIError(
                 status: 502, code: APIError.Code.leaderUnreachable,

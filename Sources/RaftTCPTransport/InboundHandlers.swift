@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Raft
+import RaftRuntime
 
 /// Cuts an inbound byte stream into messages with `MessageCodec`. Any codec
 /// error is thrown, which `ByteToMessageHandler` turns into `errorCaught` and

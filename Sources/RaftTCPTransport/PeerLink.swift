@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Raft
+import RaftRuntime
 import Synchronization
 
 /// The outbound side of the transport towards one peer: a bounded queue of
@@ -21,11 +22,15 @@ final class PeerLink: Sendable {
     private let logger: Logger
     private let outbox: Mutex<Outbox>
     private let connection: NIOLoopBoundBox<ConnectionState>
+    /// Told when a connection attempt fails or an open connection drops.
+    private let onUnreachable: @Sendable () -> Void
 
     init(
         peerID: NodeID, address: PeerAddress, loop: any EventLoop,
-        configuration: TCPTransportConfiguration, counters: TransportCounters, logger: Logger
+        configuration: TCPTransportConfiguration, counters: TransportCounters, logger: Logger,
+        onUnreachable: @escaping @Sendable () -> Void = {}
     ) {
+        self.onUnreachable = onUnreachable
         self.peerID = peerID
         self.address = address
         self.loop = loop
@@ -172,6 +177,7 @@ final class PeerLink: Sendable {
                 "cannot connect to peer; retrying with backoff",
                 metadata: ["error": "\(error)", "consecutive_failures": "\(connection.value.failures)"]
             )
+            onUnreachable()
             scheduleReconnect()
         }
     }
@@ -189,6 +195,7 @@ final class PeerLink: Sendable {
         logger.info("lost connection to peer; reconnecting", metadata: [
             "queued": "\(queuedFrameCount)",
         ])
+        onUnreachable()
         scheduleReconnect()
     }
 

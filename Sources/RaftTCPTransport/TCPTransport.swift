@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Raft
+import RaftRuntime
 import Synchronization
 
 /// Raft messages over TCP, one process per node, on SwiftNIO.
@@ -30,6 +31,8 @@ public final class TCPTransport: Transport {
     private let counters = TransportCounters()
     private let allocator = ByteBufferAllocator()
     private let state: Mutex<State>
+    /// Told when a peer cannot be reached (see `start(receive:unreachable:)`).
+    private let unreachable = Mutex<(@Sendable (NodeID) -> Void)?>(nil)
 
     private struct State: Sendable {
         enum Lifecycle: Sendable {
@@ -84,6 +87,15 @@ public final class TCPTransport: Transport {
     }
 
     // MARK: Transport
+
+    /// As `start(receive:)`; `unreachable` hears of every failed connection
+    /// attempt and every lost connection to a peer.
+    public func start(
+        receive: @escaping @Sendable (Message) -> Void, unreachable: @escaping @Sendable (NodeID) -> Void
+    ) async throws {
+        self.unreachable.withLock { $0 = unreachable }
+        try await start(receive: receive)
+    }
 
     /// Binds the listening socket and delivers every inbound message
     /// addressed to this node to `receive`, on an event loop thread.
@@ -299,7 +311,8 @@ public final class TCPTransport: Transport {
             guard peerID != nodeID, let address = state.addressBook[peerID] else { return .noRoute }
             let link = PeerLink(
                 peerID: peerID, address: address, loop: group.next(),
-                configuration: configuration, counters: counters, logger: logger
+                configuration: configuration, counters: counters, logger: logger,
+                onUnreachable: { [weak self] in self?.unreachable.withLock { $0 }?(peerID) }
             )
             state.links[peerID] = link
             return .link(link)

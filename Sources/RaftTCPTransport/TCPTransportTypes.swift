@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import Synchronization
 
 /// Where a node listens: a host name or IP literal and a TCP port.

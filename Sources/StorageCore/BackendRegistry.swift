@@ -2,7 +2,10 @@
 public struct StoreOptions: Sendable, Hashable {
     /// The store's own directory. Two stores never share one.
     public var directory: String
-    /// When true, every mutating call is durable (fsync) before it returns.
+    /// When true, every mutating call of a log store is durable (fsync)
+    /// before it returns, and a state store is durable as `stateSync` says.
+    /// False is for measuring what syncing costs: it is not safe for Raft,
+    /// since on power loss a node may forget a vote or an acknowledged entry.
     public var sync: Bool
     /// Backend-specific settings, e.g. `map_size` for lmdb. Unknown keys are refused.
     public var settings: [String: String]

@@ -3,7 +3,7 @@
 /// and the old state kept rather than loaded in some other order.
 public enum RestoreOrder {
     public static func check(_ key: Bytes, after previous: Bytes?) throws {
-        guard let previous, !previous.lexicographicallyPrecedes(key) else { return }
+        guard let previous, !previous.sortsBefore(key) else { return }
         throw StorageError.invalidArgument("snapshot keys are not in ascending order")
     }
 }

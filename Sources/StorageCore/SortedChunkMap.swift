@@ -19,7 +19,7 @@ public struct SortedChunkMap: Sendable {
         var high = chunks.count - 1
         while low < high {
             let mid = (low + high) / 2
-            if chunks[mid][chunks[mid].count - 1].key.lexicographicallyPrecedes(key) {
+            if chunks[mid][chunks[mid].count - 1].key.sortsBefore(key) {
                 low = mid + 1
             } else {
                 high = mid
@@ -34,7 +34,7 @@ public struct SortedChunkMap: Sendable {
         var high = chunk.count
         while low < high {
             let mid = (low + high) / 2
-            if chunk[mid].key.lexicographicallyPrecedes(key) { low = mid + 1 } else { high = mid }
+            if chunk[mid].key.sortsBefore(key) { low = mid + 1 } else { high = mid }
         }
         return low
     }

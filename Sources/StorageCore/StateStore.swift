@@ -1,5 +1,28 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A key or value: raw bytes, compared in unsigned byte order.
 public typealias Bytes = [UInt8]
+
+extension Array where Element == UInt8 {
+    /// True when these bytes sort before `other` in unsigned byte order (a
+    /// proper prefix sorts first). One `memcmp`: the generic
+    /// `lexicographicallyPrecedes` walks both arrays element by element and
+    /// dominated the cost of lookups in sorted maps.
+    @inlinable
+    public func sortsBefore(_ other: [UInt8]) -> Bool {
+        withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                let common = Swift.min(a.count, b.count)
+                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+                return order < 0 || (order == 0 && a.count < b.count)
+            }
+        }
+    }
+}
 
 /// A key and its value, as returned by scans and snapshots.
 public struct KeyValue: Sendable, Hashable {
@@ -82,15 +105,15 @@ public struct KeyRange: Sendable, Hashable {
     }
 
     public func contains(_ key: Bytes) -> Bool {
-        guard !key.lexicographicallyPrecedes(lower) else { return false }
-        if let upper { return key.lexicographicallyPrecedes(upper) }
+        guard !key.sortsBefore(lower) else { return false }
+        if let upper { return key.sortsBefore(upper) }
         return true
     }
 
     /// True when `key` lies at or past the upper bound.
     public func isPastEnd(_ key: Bytes) -> Bool {
         guard let upper else { return false }
-        return !key.lexicographicallyPrecedes(upper)
+        return !key.sortsBefore(upper)
     }
 }
 

@@ -258,7 +258,7 @@ private struct MergedPairs {
             case (let stored?, nil):
                 pageAt += 1
                 return stored
-            case (let stored?, let pending?) where stored.key.lexicographicallyPrecedes(pending.key):
+            case (let stored?, let pending?) where stored.key.sortsBefore(pending.key):
                 pageAt += 1
                 return stored
             case (let stored, let pending?):
@@ -303,7 +303,7 @@ private final class WriteBackSnapshot: StateSnapshot, @unchecked Sendable {
                 case (let stored?, nil):
                     baseNext = nil
                     return stored
-                case (let stored?, let pending?) where stored.key.lexicographicallyPrecedes(pending.key):
+                case (let stored?, let pending?) where stored.key.sortsBefore(pending.key):
                     baseNext = nil
                     return stored
                 case (let stored, let pending?):

@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import RaftLabNode
 import StorageCore
@@ -194,7 +195,11 @@ struct ClusterNodeRecoveryTests {
         for i in 0..<400 {
             last = try await onLeader(cluster) { try await $0.write(.putItem(table: "tbl", item: ["k": .string("key-\(i)")], expectedVersion: nil)) }.index
         }
-        // The leader compacted: entry 1 is gone, so only a snapshot can bring a new node up.
+        // The leader compacts (in the background): entry 1 goes, so only a snapshot can bring a new node up.
+        let compacted = ContinuousClock.now + .seconds(10)
+        while try await cluster.leader().status().firstIndex <= 1, ContinuousClock.now < compacted {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(try await cluster.leader().status().firstIndex > 1)
         try await cluster.start(4, joining: true)
         try await onLeader(cluster) { try await $0.raft.addLearner(4) }

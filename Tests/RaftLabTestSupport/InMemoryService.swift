@@ -16,7 +16,7 @@ public final class InMemoryService: NoSQLService {
         case follower(leaderID: UInt64, leaderHTTPAddress: HostPort)
         /// Writes and strong reads throw `noLeader`.
         case leaderless
-        /// Writes throw `timeout`.
+        /// Writes throw `outcomeUnknown`, as a node does when a write does not commit in time.
         case timingOut
         /// Everything throws `shuttingDown`.
         case shuttingDown
@@ -30,6 +30,7 @@ public final class InMemoryService: NoSQLService {
         var mode: Mode
         var nextIndex: UInt64 = 1
         var writes = 0
+        var lastIdempotencyKey: String?
     }
 
     public let nodeID: UInt64
@@ -55,13 +56,17 @@ public final class InMemoryService: NoSQLService {
     /// Writes that reached the state machine (accepted or failed there).
     public var writes: Int { state.withLock { $0.writes } }
 
-    public func write(_ command: NoSQLCommand) async throws -> WriteAck {
+    /// The idempotency key of the last write that reached the service.
+    public var lastIdempotencyKey: String? { state.withLock { $0.lastIdempotencyKey } }
+
+    public func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck {
         try state.withLock { state throws -> WriteAck in
+            state.lastIdempotencyKey = idempotencyKey
             switch state.mode {
             case .leader: break
             case let .follower(id, address): throw NodeError.notLeader(leaderID: id, leaderHTTPAddress: address)
             case .leaderless: throw NodeError.noLeader
-            case .timingOut: throw NodeError.timeout
+            case .timingOut: throw NodeError.outcomeUnknown("the write did not commit within the operation timeout")
             case .shuttingDown: throw NodeError.shuttingDown
             case .broken: throw NodeError.internal("the disk caught fire")
             case .diskFailing: throw StorageError.io(operation: "fsync", path: "/data/state", errno: 5)

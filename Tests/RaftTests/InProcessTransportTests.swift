@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Raft
+import RaftRuntime
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import StorageCore
 
 /// SplitMix64: a tiny deterministic generator, so every random test is
@@ -51,7 +52,7 @@ enum MessageFixtures {
         SnapshotChunk(
             index: rng.field(), term: rng.field(),
             configuration: ClusterConfiguration(
-                voters: randomNodeSet(using: &rng), learners: randomNodeSet(using: &rng)
+                voters: randomNodeSet(using: &rng), learners: randomNodeSet(using: &rng), clusterID: rng.field()
             ),
             offset: rng.field(),
             data: rng.bytes(Int.random(in: 0...maxData, using: &rng)),
@@ -61,7 +62,7 @@ enum MessageFixtures {
 
     /// A message of `kind` with every field random, including optional parts.
     static func randomMessage(kind: Message.Kind, using rng: inout SeededGenerator) -> Message {
-        Message(
+        var message = Message(
             kind: kind, from: rng.field(), to: rng.field(), term: rng.field(),
             logIndex: rng.field(), logTerm: rng.field(), commit: rng.field(),
             entries: Bool.random(using: &rng)
@@ -70,11 +71,13 @@ enum MessageFixtures {
             context: rng.bytes(Int.random(in: 0...24, using: &rng)),
             snapshot: Bool.random(using: &rng) ? randomSnapshot(maxData: 256, using: &rng) : nil
         )
+        message.clusterID = rng.field()
+        return message
     }
 
     /// Wraps `payload` in a frame with a correct checksum, built independently
     /// of the codec, so tests can hand the payload parser anything.
-    static func frame(payload: [UInt8], magic: (UInt8, UInt8) = MessageCodec.magic, version: UInt8 = 1) -> [UInt8] {
+    static func frame(payload: [UInt8], magic: (UInt8, UInt8) = MessageCodec.magic, version: UInt8 = MessageCodec.currentVersion) -> [UInt8] {
         var writer = BinaryWriter(capacity: MessageCodec.headerSize + payload.count)
         writer.write(magic.0)
         writer.write(magic.1)

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import StorageCore
 import Testing
 
@@ -53,7 +54,7 @@ struct MessageCodecTests {
                 offset: .max, data: [1, 2, 3], isLast: false
             )
         ))
-        #expect(codec.frameSize(of: Message(kind: .vote, from: 1, to: 2, term: 3)) == MessageCodec.headerSize + 67)
+        #expect(codec.frameSize(of: Message(kind: .vote, from: 1, to: 2, term: 3)) == MessageCodec.headerSize + 75)
     }
 
     @Test("big entries and big snapshot chunks round-trip")
@@ -133,8 +134,8 @@ struct MessageCodecTests {
         bad[1] ^= 0x01
         #expect(decodeError(bad) == .badMagic)
         bad = frame
-        bad[2] = 2
-        #expect(decodeError(bad) == .unsupportedVersion(2))
+        bad[2] = 3
+        #expect(decodeError(bad) == .unsupportedVersion(3))
         bad = frame
         bad[2] = 0
         #expect(decodeError(bad) == .unsupportedVersion(0))
@@ -142,7 +143,7 @@ struct MessageCodecTests {
         for cut in [0, 1, 6, 10, 11, frame.count - 1] {
             #expect(decodeError(Array(frame[0..<cut])) == .truncated, "cut at \(cut)")
         }
-        #expect(decodeError(frame + [0]) == .malformed("1 bytes follow the 78-byte frame"))
+        #expect(decodeError(frame + [0]) == .malformed("1 bytes follow the 86-byte frame"))
 
         bad = frame
         bad[MessageCodec.headerSize + 3] ^= 0x10
@@ -150,6 +151,24 @@ struct MessageCodecTests {
         bad = frame
         bad[8] ^= 0x80
         #expect(decodeError(bad) == .checksumMismatch)
+    }
+
+    @Test("version 1 frames (no cluster IDs) still decode, as cluster ID 0")
+    func versionOneFrames() throws {
+        var message = Message(
+            kind: .snapshot, from: 1, to: 2, term: 3,
+            snapshot: SnapshotChunk(index: 9, term: 2, configuration: ClusterConfiguration(voters: [1, 2], clusterID: 77)))
+        message.clusterID = 77
+        var payload = MessageFixtures.payload(of: try codec.encode(message))
+        // Version 1 is version 2 without the message's and the snapshot's cluster IDs.
+        payload.removeSubrange(1..<9)
+        let snapshotClusterID = 1 + 8 * 6 + 1 + 8 + 4 + 4 + 1 + 8 + 8 + 4 + 16 + 4
+        payload.removeSubrange(snapshotClusterID..<snapshotClusterID + 8)
+        let decoded = try codec.decode(frame: MessageFixtures.frame(payload: payload, version: 1))
+        var expected = message
+        expected.clusterID = 0
+        expected.snapshot?.configuration.clusterID = 0
+        #expect(decoded == expected)
     }
 
     @Test("payload errors are reported even when the checksum matches")
@@ -162,9 +181,9 @@ struct MessageCodecTests {
         func error(_ payload: [UInt8]) -> MessageCodecError? {
             decodeError(MessageFixtures.frame(payload: payload))
         }
-        // Offsets in the payload: kind 0, reject 49, context length 58, context 62,
-        // entry count 63, entry 67 (kind at 83, data length 84), snapshot flag 90,
-        // snapshot 91 (voter count at 107).
+        // Offsets in the payload: kind 0, cluster ID 1, reject 57, context length 66,
+        // context 70, entry count 71, entry 75 (kind at 91, data length 92),
+        // snapshot flag 98, snapshot 99 (voter count at 115).
         #expect(error(valid) == nil)
 
         var p = valid
@@ -174,43 +193,43 @@ struct MessageCodecTests {
         #expect(error(p) == .unknownKind(200))
 
         p = valid
-        p[49] = 2
+        p[57] = 2
         #expect(error(p) == .malformed("reject must be 0 or 1, found 2"))
 
         p = valid
-        p[58...61] = [0, 0, 1, 0]
-        #expect(error(p) == .malformed("context length 256 exceeds the 82 remaining payload bytes"))
+        p[66...69] = [0, 0, 1, 0]
+        #expect(error(p) == .malformed("context length 256 exceeds the 90 remaining payload bytes"))
 
         p = valid
-        p[63...66] = [0xFF, 0xFF, 0xFF, 0xFF]
-        #expect(error(p) == .malformed("entry count 4294967295 cannot fit in the 77 remaining payload bytes"))
+        p[71...74] = [0xFF, 0xFF, 0xFF, 0xFF]
+        #expect(error(p) == .malformed("entry count 4294967295 cannot fit in the 85 remaining payload bytes"))
 
         p = valid
-        p[83] = 3
+        p[91] = 3
         #expect(error(p) == .malformed("entry 0 has unknown log entry kind 3"))
 
         p = valid
-        p[90] = 7
+        p[98] = 7
         #expect(error(p) == .malformed("snapshot flag must be 0 or 1, found 7"))
 
         p = valid
-        p[107...110] = [0x7F, 0, 0, 0]
+        p[115...118] = [0x7F, 0, 0, 0]
         if case .malformed = error(p) {} else { Issue.record("huge voter count accepted") }
 
         // Voters out of order, or repeated, are not something the encoder writes.
         p = valid
-        let first = Array(p[111..<119])
-        p[111..<119] = p[119..<127]
-        p[119..<127] = first[...]
+        let first = Array(p[119..<127])
+        p[119..<127] = p[127..<135]
+        p[127..<135] = first[...]
         #expect(error(p) == .malformed("snapshot voters are not in strictly ascending order"))
         p = valid
-        p[119..<127] = p[111..<119]
+        p[127..<135] = p[119..<127]
         #expect(error(p) == .malformed("snapshot voters are not in strictly ascending order"))
 
         #expect(error(valid + [0, 0]) == .malformed("2 unexpected bytes after the message"))
         if case .malformed = error(Array(valid.dropLast())) {} else { Issue.record("short payload accepted") }
         if case .malformed = error([]) {} else { Issue.record("empty payload accepted") }
-        #expect(error([5]) == .malformed("payload ends inside from (needs 8 bytes, 0 left)"))
+        #expect(error([5]) == .malformed("payload ends inside cluster ID (needs 8 bytes, 0 left)"))
     }
 
     @Test("error descriptions name the problem")

@@ -1,4 +1,6 @@
+import Foundation
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import Testing
@@ -22,22 +24,35 @@ struct SnapshotStreamTests {
         let chunks = try SnapshotStream.chunks(of: source, fallback: ClusterConfiguration(voters: [9]), maxChunkBytes: 100)
         #expect(chunks.count > 10)
         #expect(chunks.allSatisfy { $0.data.count < 100 + 64 && $0.index == 42 && $0.term == 7 })
-        #expect(chunks.allSatisfy { $0.configuration == configuration })
+        // The engine's records sort last: the last chunk names the snapshot's membership.
+        #expect(chunks.last?.configuration == configuration)
         #expect(chunks.filter(\.isLast).count == 1)
 
-        var rng = SplitMix64(seed: 3)
-        var shuffled = chunks + chunks.prefix(5)
-        shuffled.shuffle(using: &rng)
-        var assembler = SnapshotAssembler()
-        var complete: SnapshotAssembler.Complete?
-        for chunk in shuffled where complete == nil {
-            complete = assembler.add(chunk, from: 1)
-        }
-        let snapshot = try #require(complete)
-        #expect(snapshot.metadata == SnapshotMetadata(index: 42, term: 7, configuration: configuration))
+        // Reassembled in memory, and through a staging file, from chunks in
+        // a shuffled order with duplicates (a few chunks ahead of the prefix at a time).
+        let staging = NSTemporaryDirectory() + "raftlab-snapshot-staging-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileSystem.removeTree(staging) }
+        for directory in [nil, staging] {
+            var rng = SplitMix64(seed: 3)
+            var order = chunks + chunks.prefix(5)
+            order.shuffle(using: &rng)
+            order.sort { $0.offset / 2_000 < $1.offset / 2_000 }  // shuffled within windows
+            var receiver = SnapshotReceiver(stagingDirectory: directory)
+            var complete: SnapshotReceiver.Complete?
+            for chunk in order where complete == nil {
+                complete = try receiver.add(chunk, from: 1)
+            }
+            let snapshot = try #require(complete)
+            #expect(snapshot.metadata == SnapshotMetadata(index: 42, term: 7, configuration: configuration))
+            if directory != nil, case .file(let path) = snapshot.data { #expect(FileSystem.exists(path)) }
 
+            let target = try openState("target")
+            try snapshot.data.restore(into: target, position: AppliedPosition(index: 42, term: 7))
+            #expect(try target.scan(.all) == source.scan(.all))
+            snapshot.data.discard()
+        }
         let target = try openState("target")
-        var reader = SnapshotStream.Reader(snapshot.data)
+        var reader = SnapshotStream.Reader(chunks.flatMap(\.data))
         try target.restore(from: &reader, position: AppliedPosition(index: 42, term: 7))
         #expect(try target.scan(.all) == source.scan(.all))
         #expect(try target.appliedPosition() == AppliedPosition(index: 42, term: 7))
@@ -45,12 +60,14 @@ struct SnapshotStreamTests {
 
     @Test("A chunk of a newer snapshot discards a partial older one")
     func newerSnapshotRestarts() throws {
-        var assembler = SnapshotAssembler()
+        var receiver = SnapshotReceiver()
         let configuration = ClusterConfiguration(voters: [1])
-        #expect(assembler.add(SnapshotChunk(index: 5, term: 1, configuration: configuration, offset: 0, data: [1], isLast: false), from: 1) == nil)
-        let done = assembler.add(SnapshotChunk(index: 9, term: 2, configuration: configuration, offset: 0, data: [2], isLast: true), from: 1)
+        #expect(try receiver.add(SnapshotChunk(index: 5, term: 1, configuration: configuration, offset: 0, data: [1], isLast: false), from: 1) == nil)
+        #expect(receiver.received == 1)
+        let done = try receiver.add(SnapshotChunk(index: 9, term: 2, configuration: configuration, offset: 0, data: [2], isLast: true), from: 1)
         #expect(done?.metadata.index == 9)
-        #expect(done?.data == [2])
+        guard case .memory(let data)? = done?.data else { Issue.record("expected data in memory"); return }
+        #expect(data == [2])
     }
 
     @Test("Cluster configurations round-trip through their encoding; garbage is refused")

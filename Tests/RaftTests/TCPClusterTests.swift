@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import RaftTCPTransport
 import StorageCore

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Logging
 import Raft
+import RaftRuntime
 import RaftTCPTransport
 import Synchronization
 

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Raft
+import RaftRuntime
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer

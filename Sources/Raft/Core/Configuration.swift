@@ -27,12 +27,18 @@ extension ClusterConfiguration {
 
     /// The compact form stored in configuration log entries, in snapshots and
     /// under `ConfigurationCodec.stateKey` in the state store.
+    ///
+    ///     voter count (4) | voter (8)* | learner count (4) | learner (8)* | cluster ID (8)?
+    ///
+    /// The cluster ID is written when known (non-zero); configurations written
+    /// before it existed decode with ID 0.
     public func encoded() -> Bytes {
-        var writer = BinaryWriter(capacity: 8 + 8 * members.count)
+        var writer = BinaryWriter(capacity: 16 + 8 * members.count)
         writer.write(UInt32(voters.count))
         for id in voters.sorted() { writer.write(id) }
         writer.write(UInt32(learners.count))
         for id in learners.sorted() { writer.write(id) }
+        if clusterID != 0 { writer.write(clusterID) }
         return writer.bytes
     }
 
@@ -44,8 +50,11 @@ extension ClusterConfiguration {
             for _ in 0..<(try reader.readUInt32()) { voters.insert(try reader.readUInt64()) }
             var learners = Set<NodeID>()
             for _ in 0..<(try reader.readUInt32()) { learners.insert(try reader.readUInt64()) }
-            guard reader.isAtEnd else { throw TrailingBytes() }
-            self.init(voters: voters, learners: learners)
+            let clusterID = reader.isAtEnd ? 0 : try reader.readUInt64()
+            guard reader.isAtEnd, clusterID != 0 || bytes.count == 8 + 8 * (voters.count + learners.count) else {
+                throw TrailingBytes()
+            }
+            self.init(voters: voters, learners: learners, clusterID: clusterID)
         } catch {
             throw RaftError.protocolViolation("undecodable cluster configuration of \(bytes.count) bytes")
         }

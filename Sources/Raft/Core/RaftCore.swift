@@ -96,6 +96,13 @@ public final class RaftCore {
     private var readStates: [ReadState] = []
     private var persistedHardState: HardState
     private var readyOutstanding = false
+    /// The state store lost what the log's compacted prefix held: nothing is
+    /// applied until a snapshot from the leader replaces it.
+    public private(set) var awaitingSnapshot: Bool
+    private var snapshotRequestElapsed = 0
+    /// A snapshot to restore into the state store while the log stays as it
+    /// is (it already holds the snapshot's last entry): only while awaiting one.
+    private var pendingStateRestore: SnapshotMetadata?
 
     /// Vote request context marking a leadership transfer: voters grant it even
     /// while they still hear from the current leader.
@@ -110,10 +117,15 @@ public final class RaftCore {
     ///     or the bootstrap configuration for a new cluster; empty for a node
     ///     that will join an existing cluster).
     ///   - random: the source of randomized election timeouts.
+    ///   - awaitingSnapshot: the state store is behind the log's compaction
+    ///     point (`applied` is then that point): the node takes part in
+    ///     elections and replication with its log, applies nothing, and asks
+    ///     the leader for a snapshot.
     public init(
         config: RaftCoreConfig, storage: any LogStore, applied: UInt64,
-        configuration: ClusterConfiguration, random: some RandomNumberGenerator
+        configuration: ClusterConfiguration, random: some RandomNumberGenerator, awaitingSnapshot: Bool = false
     ) throws {
+        self.awaitingSnapshot = awaitingSnapshot
         guard config.id != 0 else { throw RaftError.invalidArgument("node id 0 means none") }
         guard config.heartbeatTick > 0, config.electionTick > config.heartbeatTick else {
             throw RaftError.invalidArgument("need 0 < heartbeatTick < electionTick")
@@ -265,18 +277,29 @@ public final class RaftCore {
     // MARK: Outputs
 
     /// The work to do, or nil when there is none or a `Ready` is still outstanding.
-    public func ready() throws -> Ready? {
+    ///
+    /// - Parameter maxCommittedBytes: payload bytes of committed entries the
+    ///   application can take now (default `RaftCoreConfig.maxApplyBytes`); 0
+    ///   hands out none, so an application that applies in the background
+    ///   bounds the entries it holds. At least one entry is handed out
+    ///   otherwise, however large.
+    public func ready(maxCommittedBytes: Int? = nil) throws -> Ready? {
         guard !readyOutstanding else { return nil }
-        let hardState = HardState(term: term, votedFor: votedFor, commit: log.committed)
+        let current = HardState(term: term, votedFor: votedFor, commit: log.committed)
+        let entries = log.unstable.entries
+        let snapshot = log.unstable.snapshot ?? pendingStateRestore
+        let voteChanged = current.term != persistedHardState.term || current.votedFor != persistedHardState.votedFor
+        let writesAnyway = !entries.isEmpty || snapshot != nil
+        let budget = maxCommittedBytes ?? config.maxApplyBytes
         let ready = Ready(
-            hardState: hardState == persistedHardState ? nil : hardState,
-            entries: log.unstable.entries,
-            snapshot: log.unstable.snapshot,
-            committedEntries: try log.nextCommittedEntries(maxBytes: config.maxApplyBytes),
+            hardState: (voteChanged || writesAnyway) && current != persistedHardState ? current : nil,
+            entries: entries,
+            snapshot: snapshot,
+            committedEntries: budget > 0 && !awaitingSnapshot ? try log.nextCommittedEntries(maxBytes: budget) : [],
             messages: messages,
             messagesAfterPersist: messagesAfterPersist,
             readStates: readStates)
-        guard ready.mustPersist || !ready.committedEntries.isEmpty || !ready.messages.isEmpty
+        guard ready.mustSync || !ready.committedEntries.isEmpty || !ready.messages.isEmpty
             || !ready.messagesAfterPersist.isEmpty || !ready.readStates.isEmpty
         else { return nil }
         messages = []
@@ -286,16 +309,20 @@ public final class RaftCore {
         return ready
     }
 
-    /// Acknowledges that `ready` was persisted, sent and applied.
+    /// Acknowledges that `ready` was persisted and sent, and that its
+    /// committed entries were handed to the application (which may still be
+    /// applying them).
     public func advance(_ ready: Ready) throws {
         readyOutstanding = false
         if let hardState = ready.hardState { persistedHardState = hardState }
         if let snapshot = ready.snapshot {
             log.unstable.stableSnapshot(at: snapshot.index)
             log.applied = max(log.applied, snapshot.index)
+            if pendingStateRestore == snapshot { pendingStateRestore = nil }
+            awaitingSnapshot = false
         }
         if let last = ready.entries.last {
-            log.unstable.stableTo(index: last.index, term: last.term)
+            log.stableTo(index: last.index, term: last.term)
         }
         for entry in ready.committedEntries {
             log.applied = max(log.applied, entry.index)
@@ -335,6 +362,11 @@ public final class RaftCore {
 
     public var commitIndex: UInt64 { log.committed }
     public var appliedIndex: UInt64 { log.applied }
+    /// The last index this node's own log store holds durably (as far as
+    /// `advance` said). A committed entry may be applied before it reaches
+    /// the local log; compaction must never pass this point, or the pending
+    /// write of that entry would land in front of the compacted log.
+    public var persistedIndex: UInt64 { log.persistedIndex }
     public func lastIndex() throws -> UInt64 { try log.lastIndex() }
     public func term(at index: UInt64) throws -> UInt64? { try log.term(at: index) }
     public var isReadyOutstanding: Bool { readyOutstanding }
@@ -413,7 +445,9 @@ public final class RaftCore {
     }
 
     private func hup(transfer: Bool) throws {
-        guard role != .leader, isPromotable else { return }
+        // A node without its state could neither apply nor send a follower
+        // a snapshot: it votes, but does not lead.
+        guard role != .leader, isPromotable, !awaitingSnapshot else { return }
         // A committed but unapplied membership change may remove us or change
         // the quorum; campaigning with the old configuration is unsafe.
         if log.applied < log.committed {
@@ -471,6 +505,7 @@ public final class RaftCore {
 
     private func tickElection() throws {
         electionElapsed += 1
+        if snapshotRequestElapsed > 0 { snapshotRequestElapsed -= 1 }
         if isPromotable && electionElapsed >= randomizedElectionTimeout {
             electionElapsed = 0
             try hup(transfer: false)
@@ -618,6 +653,17 @@ public final class RaftCore {
         }
         guard var pr = progress[m.from] else { return }
         switch m.kind {
+        case .snapshotRequest:
+            // The follower's state store lost data its log no longer holds:
+            // send it the state, whatever its log says.
+            guard pr.state != .snapshot else { return }
+            pr.recentActive = true
+            let snapshotIndex = try log.firstIndex() - 1
+            guard let snapshotTerm = try log.term(at: snapshotIndex) else { return }
+            pr.becomeSnapshot(index: snapshotIndex)
+            progress[m.from] = pr
+            let chunk = SnapshotChunk(index: snapshotIndex, term: snapshotTerm, configuration: configuration)
+            send(Message(kind: .snapshot, from: id, to: m.from, term: term, snapshot: chunk))
         case .appendResponse, .snapshotResponse:
             pr.recentActive = true
             if m.reject {
@@ -730,10 +776,12 @@ public final class RaftCore {
             electionElapsed = 0
             leader = m.from
             try handleAppend(m)
+            requestSnapshotIfAwaiting()
         case .heartbeat:
             electionElapsed = 0
             leader = m.from
             try handleHeartbeat(m)
+            requestSnapshotIfAwaiting()
         case .snapshot:
             electionElapsed = 0
             leader = m.from
@@ -773,14 +821,53 @@ public final class RaftCore {
         send(Message(kind: .heartbeatResponse, from: id, to: m.from, term: term, context: m.context))
     }
 
+    /// Asks the leader for a snapshot, at most once per election timeout.
+    private func requestSnapshotIfAwaiting() {
+        guard awaitingSnapshot, pendingStateRestore == nil, leader != 0, snapshotRequestElapsed == 0 else { return }
+        snapshotRequestElapsed = config.electionTick
+        send(Message(kind: .snapshotRequest, from: id, to: leader, term: term))
+    }
+
     private func handleSnapshot(_ m: Message) throws {
         guard let chunk = m.snapshot else { return }
         let snapshot = SnapshotMetadata(index: chunk.index, term: chunk.term, configuration: chunk.configuration)
+        if awaitingSnapshot {
+            try handleAwaitedSnapshot(snapshot, from: m.from)
+            return
+        }
         if try restore(snapshot) {
             send(Message(kind: .appendResponse, from: id, to: m.from, term: term, logIndex: try log.lastIndex()))
         } else {
             send(Message(kind: .appendResponse, from: id, to: m.from, term: term, logIndex: log.committed))
         }
+    }
+
+    /// A snapshot for a node whose state store is behind its log. Too old
+    /// (before the log's compaction point: the entries between are gone) is
+    /// ignored, and asked for again later. One whose last entry the log
+    /// holds restores the state store and keeps the log (Figure 13, step 6:
+    /// the entries after it may be ones this node acknowledged). Otherwise it
+    /// replaces log and state as for any follower.
+    private func handleAwaitedSnapshot(_ snapshot: SnapshotMetadata, from leader: NodeID) throws {
+        let compacted = try log.firstIndex() - 1
+        guard snapshot.index >= compacted, pendingStateRestore == nil, log.unstable.snapshot == nil else { return }
+        if try log.matchTerm(snapshot.index, snapshot.term) {
+            // The log is cut at the snapshot before this Ready's entries are
+            // written: they must all come after it (ask again otherwise).
+            guard log.unstable.entries.first.map({ $0.index > snapshot.index }) ?? true else { return }
+            pendingStateRestore = snapshot
+            try log.commit(to: max(log.committed, snapshot.index))
+            configuration = snapshot.configuration
+            // Only the snapshot's entry is known to match the leader's log;
+            // the leader probes the rest.
+            send(Message(kind: .appendResponse, from: id, to: leader, term: term, logIndex: snapshot.index))
+            return
+        }
+        guard role == .follower else { return }
+        log.restore(snapshot)
+        configuration = snapshot.configuration
+        resetProgress(next: snapshot.index + 1)
+        send(Message(kind: .appendResponse, from: id, to: leader, term: term, logIndex: try log.lastIndex()))
     }
 
     private func restore(_ snapshot: SnapshotMetadata) throws -> Bool {

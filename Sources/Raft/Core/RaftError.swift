@@ -8,6 +8,11 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
     case stopped
     /// The operation did not complete in time; it may still take effect.
     case timeout
+    /// The proposal reached the log, but this node can no longer tell whether
+    /// it will commit (it stopped, failed, or a snapshot replaced the state):
+    /// it may or may not take effect. Retrying is safe only with a way to
+    /// recognise a duplicate (an idempotency key).
+    case outcomeUnknown(String)
     /// A leadership transfer is in progress; proposals are refused until it ends.
     case transferInProgress
     /// A membership change is still being committed or applied.
@@ -29,6 +34,7 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
             if let hint { "this node is not the leader; the leader is node \(hint)" } else { "this node is not the leader and knows no leader" }
         case .stopped: "the raft node is stopped"
         case .timeout: "the operation timed out; it may still take effect"
+        case .outcomeUnknown(let why): "the outcome is unknown (\(why)): the write may or may not take effect"
         case .transferInProgress: "a leadership transfer is in progress"
         case .configurationChangeInProgress: "a membership change is still in progress"
         case .invalidConfigurationChange(let why): "invalid membership change: \(why)"

@@ -45,16 +45,85 @@ struct UnstableLog {
         }
     }
 
-    /// The entries through `index` (with `term`) reached the store.
-    mutating func stableTo(index: UInt64, term: UInt64) {
-        guard let have = self.term(at: index), have == term, index >= offset else { return }
+    /// The entries through `index` (with `term`) reached the store; returns them.
+    @discardableResult
+    mutating func stableTo(index: UInt64, term: UInt64) -> ArraySlice<LogEntry> {
+        guard let have = self.term(at: index), have == term, index >= offset else { return [] }
         let count = Int(index - offset + 1)
+        let stable = entries[..<count]
         entries.removeFirst(count)
         offset = index + 1
+        return stable
     }
 
     mutating func stableSnapshot(at index: UInt64) {
         if snapshot?.index == index { snapshot = nil }
+    }
+}
+
+/// The entries that most recently reached the store, kept in memory because
+/// they are the ones replication and apply read next: a leader streams them
+/// to followers and hands them out once committed. Contiguous, bounded in
+/// count and bytes, oldest dropped first.
+struct RecentEntries {
+    private(set) var entries: [LogEntry] = []
+    private var start = 0
+    private var bytes = 0
+    let maxEntries: Int
+    let maxBytes: Int
+
+    init(maxEntries: Int = 4096, maxBytes: Int = 8 << 20) {
+        self.maxEntries = maxEntries
+        self.maxBytes = maxBytes
+    }
+
+    private var firstIndex: UInt64? { start < entries.count ? entries[start].index : nil }
+
+    func entry(at index: UInt64) -> LogEntry? {
+        guard let first = firstIndex, index >= first else { return nil }
+        let position = start + Int(index - first)
+        return position < entries.count ? entries[position] : nil
+    }
+
+    /// Entries `range` if all of them are here.
+    func entries(_ range: ClosedRange<UInt64>) -> ArraySlice<LogEntry>? {
+        guard let first = firstIndex, range.lowerBound >= first else { return nil }
+        let lower = start + Int(range.lowerBound - first)
+        let upper = start + Int(range.upperBound - first)
+        return upper < entries.count ? entries[lower...upper] : nil
+    }
+
+    mutating func append(_ new: ArraySlice<LogEntry>) {
+        guard let next = new.first else { return }
+        if let last = entries.last, last.index + 1 != next.index { clear() }
+        for entry in new {
+            entries.append(entry)
+            bytes += entry.data.count
+        }
+        while entries.count - start > maxEntries || (bytes > maxBytes && entries.count - start > 1) {
+            bytes -= entries[start].data.count
+            start += 1
+        }
+        if start > 1024 && start * 2 > entries.count {
+            entries.removeFirst(start)
+            start = 0
+        }
+    }
+
+    /// Forgets the entries from `index` on (they are being replaced).
+    mutating func truncate(from index: UInt64) {
+        guard let first = firstIndex else { return }
+        guard index > first else { return clear() }
+        let keep = start + Int(index - first)
+        guard keep < entries.count else { return }
+        for entry in entries[keep...] { bytes -= entry.data.count }
+        entries.removeSubrange(keep...)
+    }
+
+    mutating func clear() {
+        entries = []
+        start = 0
+        bytes = 0
     }
 }
 
@@ -64,6 +133,8 @@ struct UnstableLog {
 struct RaftLog {
     let storage: any LogStore
     var unstable: UnstableLog
+    /// Recently persisted entries, read from memory instead of the store.
+    var recent = RecentEntries()
     /// Highest index known committed.
     var committed: UInt64
     /// Highest index handed to the application (in an acknowledged `Ready`).
@@ -98,6 +169,7 @@ struct RaftLog {
     func term(at index: UInt64) throws -> UInt64? {
         if let term = unstable.term(at: index) { return term }
         if index >= unstable.offset || unstable.snapshot != nil { return nil }
+        if let entry = recent.entry(at: index) { return entry.term }
         do {
             return try storage.term(at: index)
         } catch let error as StorageError {
@@ -137,8 +209,16 @@ struct RaftLog {
         var bytes = 0
         if range.lowerBound < unstable.offset {
             let upper = min(range.upperBound, unstable.offset - 1)
-            result = try storage.entries(range.lowerBound...upper, maxBytes: maxBytes)
-            bytes = result.reduce(0) { $0 + $1.data.count }
+            if let cached = recent.entries(range.lowerBound...upper) {
+                for entry in cached {
+                    if !result.isEmpty && bytes + entry.data.count > maxBytes { return result }
+                    bytes += entry.data.count
+                    result.append(entry)
+                }
+            } else {
+                result = try storage.entries(range.lowerBound...upper, maxBytes: maxBytes)
+                bytes = result.reduce(0) { $0 + $1.data.count }
+            }
             // The store stopped early: the size limit is reached.
             if result.last.map({ $0.index < upper }) ?? true { return result }
         }
@@ -192,8 +272,14 @@ struct RaftLog {
 
     @discardableResult
     mutating func append(_ entries: [LogEntry]) -> UInt64 {
+        if let first = entries.first { recent.truncate(from: first.index) }
         unstable.truncateAndAppend(entries)
         return entries.last?.index ?? 0
+    }
+
+    /// The entries through `index` (with `term`) are durable in the store.
+    mutating func stableTo(index: UInt64, term: UInt64) {
+        recent.append(unstable.stableTo(index: index, term: term))
     }
 
     mutating func commit(to index: UInt64) throws {
@@ -214,5 +300,6 @@ struct RaftLog {
     mutating func restore(_ snapshot: SnapshotMetadata) {
         committed = snapshot.index
         unstable = UnstableLog(snapshot: snapshot, entries: [], offset: snapshot.index + 1)
+        recent.clear()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
 import Synchronization
@@ -64,7 +65,7 @@ final class PaperCluster {
         outbox += try expandSnapshots(ready.messages, from: id)
         var data: [UInt8]?
         if let snapshot = ready.snapshot { data = snapshots[id]?[snapshot.index] }
-        try ReadyPersistence.persist(ready, log: logs[id]!, state: states[id]!, snapshotData: data)
+        try ReadyPersistence.persist(ready, log: logs[id]!, state: states[id]!, snapshotData: data.map { .memory($0) })
         outbox += ready.messagesAfterPersist
         if !ready.committedEntries.isEmpty {
             _ = try CommittedEntryApplier.apply(ready.committedEntries, machine: HashChainMachine(), store: states[id]!)

@@ -1,4 +1,5 @@
 import Raft
+import RaftRuntime
 import StorageCore
 import Testing
 

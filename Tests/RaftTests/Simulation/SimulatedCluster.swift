@@ -1,16 +1,28 @@
 import Foundation
 import Raft
+import RaftRuntime
 import RaftLabBackends
 import StorageCore
+import StorageFaults
 
 /// A deterministic simulation of a Raft cluster in the spirit of TigerBeetle's
 /// simulator and etcd's network tests: one seeded generator drives a simulated
 /// clock, a lossy network (loss, duplication, reordering, delay, symmetric and
-/// one-way partitions), disks whose writes complete later (a crash loses every
-/// `Ready` not yet persisted), crashes and restarts from the same stores,
-/// clients, compaction with InstallSnapshot, leadership transfers and
-/// membership changes. The pure `RaftCore` is driven directly, persisting into
-/// real `LogStore`/`StateStore` instances opened through the backend registry.
+/// one-way partitions), disks whose writes complete later, power cuts and
+/// restarts from the same stores, clients, checkpoints and compaction with
+/// InstallSnapshot, leadership transfers and membership changes. The pure
+/// `RaftCore` is driven directly, the way `RaftNode` drives it: each Ready's
+/// committed entries go to an apply queue that runs behind later Readies'
+/// log writes, clients are answered when their entry is applied, and the log
+/// is compacted in the background after a checkpoint of the state store.
+///
+/// Every crash is a power cut: the stores (real `LogStore`/`StateStore`
+/// instances opened through the backend registry, behind `PowerCutLogStore`
+/// and `PowerCutStateStore`) fall back to what their contract made durable:
+/// the log to its last synced call, the state store to its last checkpoint.
+/// Crashes land at arbitrary points: with a log write in flight (it may or
+/// may not have landed), with applies queued, between a checkpoint and the
+/// compaction it allows, and between the two halves of a snapshot install.
 ///
 /// After every step the invariants of the Raft paper are checked; a violation
 /// throws `SimulationFailure` naming the seed, which replays the run exactly.
@@ -24,6 +36,9 @@ final class SimulatedCluster {
         var trace = false
         /// Keep a minority of the voters down while checking liveness.
         var minorityDownAtEnd = false
+        /// Syncs removed from every node's stores: a broken variant the
+        /// invariants must catch.
+        var faults: SyncFault = []
     }
 
     /// Faults and rates drawn from the seed, so runs differ in character.
@@ -46,17 +61,33 @@ final class SimulatedCluster {
         var maxInflight: Int
         var maxMessageBytes: Int
         var skipTickRate: Double
+        /// Committed bytes the apply queue takes per Ready (0: as the core likes).
+        var applyBudget: Int
+        var maxApplyDelay: UInt64
+        var stateSync: StateSyncMode
+        /// Chance that a restarting node finds its state store empty (a
+        /// volatile store): it must get a snapshot from the leader.
+        var stateLossRate: Double
     }
 
     final class Node {
         let id: NodeID
         var core: RaftCore?
-        var log: (any LogStore)?
-        var state: (any StateStore)?
+        /// The stores outlive crashes: a power cut takes them back to what
+        /// they made durable.
+        var log: PowerCutLogStore?
+        var state: PowerCutStateStore?
+        /// The Ready whose log write is in flight.
         var pending: (ready: Ready, completeAt: UInt64)?
-        var assembler = SnapshotAssembler()
+        /// Committed entries handed to the apply stage, applied in order.
+        var applyQueue: [(entries: [LogEntry], completeAt: UInt64)] = []
+        /// A checkpoint was taken; the compaction it allows lands at `at`.
+        var pendingCompaction: (durable: UInt64, applied: UInt64, at: UInt64)?
+        /// The state store's durable position at the last power cut's check.
+        var lastDurable: UInt64 = 0
+        var receiver = SnapshotReceiver()
         /// Reassembled snapshot data by (index, term), waiting for the core's Ready.
-        var snapshotData: [SnapshotKey: [UInt8]] = [:]
+        var snapshotData: [SnapshotKey: StagedSnapshot] = [:]
         var lastApplied: UInt64 = 0
         var lastCommitChecked: UInt64 = 0
         var bootConfiguration: ClusterConfiguration
@@ -110,6 +141,8 @@ final class SimulatedCluster {
     var nextNodeID: NodeID
     var nextCommand: UInt64 = 1
     var faultsEnabled = true
+    /// The node being worked on, for failure reports.
+    var currentNode: NodeID?
 
     // Invariant bookkeeping.
     var leaderOfTerm: [UInt64: NodeID] = [:]
@@ -132,6 +165,7 @@ final class SimulatedCluster {
         var transfers = 0
         var reads = 0
         var messagesDelivered = 0
+        var stateLosses = 0
     }
 
     init(seed: UInt64, options: Options) throws {
@@ -157,7 +191,11 @@ final class SimulatedCluster {
             snapshotChunkBytes: 16 + Int(rng.next(below: 256)),
             maxInflight: 2 + Int(rng.next(below: 15)),
             maxMessageBytes: 64 + Int(rng.next(below: 448)),
-            skipTickRate: unit(&rng) * 0.1)
+            skipTickRate: unit(&rng) * 0.1,
+            applyBudget: rng.next(below: 3) == 0 ? 0 : 16 + Int(rng.next(below: 256)),
+            maxApplyDelay: rng.next(below: 4),
+            stateSync: rng.next(below: 4) == 0 ? .always : .checkpoint,
+            stateLossRate: rng.next(below: 3) == 0 ? unit(&rng) * 0.3 : 0)
         self.rng = rng
         nextNodeID = NodeID(options.nodes) + 1
         let configuration = ClusterConfiguration(voters: Set((1...NodeID(options.nodes)).map { $0 }))
@@ -187,16 +225,54 @@ final class SimulatedCluster {
     // MARK: Nodes
 
     func storeOptions(_ id: NodeID, _ kind: String) -> StoreOptions {
-        StoreOptions(directory: "\(options.directory)/node\(id)/\(kind)", sync: false)
+        StoreOptions(directory: "\(options.directory)/node\(id)/\(kind)", sync: false, stateSync: .always)
+    }
+
+    /// Empties a store directory: what a power cut rebuilds its durable image into.
+    static func wipe(_ directory: String, registry: BackendRegistry) {
+        try? FileSystem.removeTree(directory)
+        for name in registry.names { try? registry.backend(named: name).forgetVolatileData(under: directory) }
     }
 
     func start(_ node: Node) throws {
-        let log = try registry.openLogStore(backend: options.backend, storeOptions(node.id, "log"))
-        let state = try registry.openStateStore(backend: options.backend, storeOptions(node.id, "state"))
-        try ReadyPersistence.reconcile(log: log, state: state)
+        if node.log == nil {
+            let (registry, backend, faults) = (registry, options.backend, options.faults)
+            let logOptions = storeOptions(node.id, "log")
+            let stateOptions = storeOptions(node.id, "state")
+            node.log = try PowerCutLogStore(faults: faults) {
+                Self.wipe(logOptions.directory, registry: registry)
+                return try registry.openLogStore(backend: backend, logOptions)
+            }
+            node.state = try PowerCutStateStore(mode: profile.stateSync, faults: faults) {
+                Self.wipe(stateOptions.directory, registry: registry)
+                return try registry.openStateStore(backend: backend, stateOptions)
+            }
+        }
+        guard let log = node.log, let state = node.state else { return }
+        // Only while every other node is up with its state: a cluster whose
+        // logs are compacted and whose state stores are all gone has lost
+        // the data for good, whatever the engine does.
+        let othersWhole = nodes.values.allSatisfy { other in
+            other.id == node.id || other.removed || (other.core.map { !$0.awaitingSnapshot } ?? false)
+        }
+        if node.lastDurable > 0, faultsEnabled, othersWhole, chance(profile.stateLossRate) {
+            try state.loseEverything()
+            node.lastDurable = 0
+            node.lastApplied = 0
+            stats.stateLosses += 1
+            trace("node \(node.id) restarts with an empty state store")
+        }
+        let stateComplete: Bool
+        do {
+            stateComplete = try ReadyPersistence.reconcile(log: log, state: state)
+        } catch {
+            throw violation("restart of node \(node.id) impossible: \(error)")
+        }
         let applied = try state.appliedPosition().index
-        guard applied >= node.lastApplied else {
-            throw violation("applied index went backwards on restart of node \(node.id): \(node.lastApplied) -> \(applied)")
+        // After a power cut the state store may fall back, but never behind
+        // what its last checkpoint made durable.
+        guard applied >= node.lastDurable else {
+            throw violation("node \(node.id) restarted at applied \(applied), behind its durable checkpoint \(node.lastDurable)")
         }
         node.lastApplied = applied
         let configuration = try CommittedEntryApplier.configuration(in: state) ?? node.bootConfiguration
@@ -204,33 +280,47 @@ final class SimulatedCluster {
             id: node.id, electionTick: electionTick, heartbeatTick: 1,
             maxMessageBytes: profile.maxMessageBytes, maxInflightMessages: profile.maxInflight)
         node.core = try RaftCore(
-            config: config, storage: log, applied: applied, configuration: configuration,
-            random: SplitMix64(seed: rng.next()))
-        node.log = log
-        node.state = state
+            config: config, storage: log, applied: stateComplete ? applied : try log.snapshotIndex(),
+            configuration: configuration, random: SplitMix64(seed: rng.next()), awaitingSnapshot: !stateComplete)
         node.lastCommitChecked = node.core?.commitIndex ?? 0
         trace("node \(node.id) started applied=\(applied) config=\(configuration.voters.sorted())/\(configuration.learners.sorted())")
     }
 
-    /// Crashes a node: everything not yet persisted is lost. Half the time the
-    /// pending write lands on disk just before the crash.
+    /// Cuts a node's power: everything its stores did not make durable is
+    /// lost, and whatever was in flight lands or not, at random. A log write
+    /// in flight lands half the time (a snapshot install possibly only its
+    /// first half: the state restored, the log not yet cut); queued applies
+    /// may get partly done; a checkpoint's compaction may or may not happen.
     func crash(_ node: Node) throws {
-        guard node.isUp else { return }
+        guard node.isUp, let log = node.log, let state = node.state else { return }
+        if chance(0.5), let first = node.applyQueue.first {
+            try applyBatch(node, first.entries)
+            node.applyQueue.removeFirst()
+        }
         if let pending = node.pending, chance(0.5) {
-            try persist(node, pending.ready)
+            if let snapshot = pending.ready.snapshot, chance(0.5), let data = node.snapshotData[SnapshotKey(index: snapshot.index, term: snapshot.term)] {
+                try data.restore(into: state, position: AppliedPosition(index: snapshot.index, term: snapshot.term))
+                trace("node \(node.id) power cut between the state restore and the log cut of snapshot \(snapshot.index)")
+            } else if node.applyQueue.isEmpty || pending.ready.snapshot == nil {
+                try persist(node, pending.ready)
+            }
+        }
+        if let compaction = node.pendingCompaction, chance(0.5) {
+            try compactLog(node, compaction)
         }
         node.core = nil
         node.pending = nil
-        node.assembler = SnapshotAssembler()
+        node.applyQueue = []
+        node.pendingCompaction = nil
+        node.receiver = SnapshotReceiver()
         node.snapshotData = [:]
         node.proposals = [:]
         node.reads = [:]
-        try node.log?.close()
-        try node.state?.close()
-        node.log = nil
-        node.state = nil
+        node.lastDurable = state.durablePosition.index
+        try log.powerCut()
+        try state.powerCut()
         stats.crashes += 1
-        trace("node \(node.id) crashed")
+        trace("node \(node.id) lost power (state store back to \(node.lastDurable))")
     }
 
     var liveNodes: [Node] { nodes.keys.sorted().compactMap { nodes[$0] }.filter { $0.isUp } }
@@ -282,9 +372,10 @@ final class SimulatedCluster {
         for item in due {
             let message = item.message
             guard !blocked.contains([message.from, message.to]), let node = nodes[message.to], let core = node.core else { continue }
+            currentNode = node.id
             stats.messagesDelivered += 1
             if message.kind == .snapshot, let chunk = message.snapshot {
-                guard let complete = node.assembler.add(chunk, from: message.from) else { continue }
+                guard let complete = try node.receiver.add(chunk, from: message.from) else { continue }
                 node.snapshotData[SnapshotKey(index: complete.metadata.index, term: complete.metadata.term)] = complete.data
                 var whole = message
                 whole.snapshot = SnapshotChunk(
@@ -300,33 +391,46 @@ final class SimulatedCluster {
 
     // MARK: Ready handling
 
+    /// Drives each live node as `RaftNode` does: applies that are due, the
+    /// log write in flight once it completes, then the next Readies.
     func processReadies() throws {
         for node in liveNodes {
+            currentNode = node.id
+            try applyDue(node)
             for _ in 0..<4 {
                 guard let core = node.core else { break }
                 if let pending = node.pending {
-                    guard pending.completeAt <= now else { break }
+                    // A snapshot is installed only once every earlier apply is done.
+                    guard pending.completeAt <= now, pending.ready.snapshot == nil || node.applyQueue.isEmpty else { break }
                     node.pending = nil
                     try complete(node, pending.ready)
                     continue
                 }
-                guard let ready = try core.ready() else { break }
+                let budget = profile.applyBudget == 0 ? nil : profile.applyBudget
+                guard let ready = try core.ready(maxCommittedBytes: budget) else { break }
                 try send(ready.messages, from: node)
-                let delay = ready.mustPersist && profile.maxDiskDelay > 0 ? rng.next(below: profile.maxDiskDelay + 1) : 0
-                if delay == 0 {
+                if !ready.committedEntries.isEmpty {
+                    let after = node.applyQueue.last?.completeAt ?? now
+                    let delay = profile.maxApplyDelay == 0 ? 0 : rng.next(below: profile.maxApplyDelay + 1)
+                    node.applyQueue.append((ready.committedEntries, max(after, now + delay)))
+                }
+                let delay = ready.mustSync && profile.maxDiskDelay > 0 ? rng.next(below: profile.maxDiskDelay + 1) : 0
+                if delay == 0 && (ready.snapshot == nil || node.applyQueue.isEmpty) {
                     try complete(node, ready)
                 } else {
                     node.pending = (ready, now + delay)
                     break
                 }
             }
+            try applyDue(node)
+            try compactInBackground(node)
         }
     }
 
     /// Writes a Ready to the stores and checks log matching for its entries.
     func persist(_ node: Node, _ ready: Ready) throws {
         guard let log = node.log, let state = node.state else { return }
-        var snapshotData: [UInt8]?
+        var snapshotData: StagedSnapshot?
         if let snapshot = ready.snapshot {
             snapshotData = node.snapshotData[SnapshotKey(index: snapshot.index, term: snapshot.term)]
         }
@@ -357,43 +461,60 @@ final class SimulatedCluster {
         }
     }
 
+    /// The log write of `ready` completed: acknowledgments out, `advance`.
     func complete(_ node: Node, _ ready: Ready) throws {
-        guard let core = node.core, let state = node.state else { return }
+        guard let core = node.core else { return }
         try persist(node, ready)
         try send(ready.messagesAfterPersist, from: node)
-        if !ready.committedEntries.isEmpty {
-            for entry in ready.committedEntries {
-                if let known = appliedEntries[entry.index] {
-                    if known != entry {
-                        throw violation("state machine safety: node \(node.id) applies \(entry.index)/\(entry.term) but \(known.index)/\(known.term) was applied elsewhere")
-                    }
-                } else {
-                    appliedEntries[entry.index] = entry
-                }
-                if let proposal = node.proposals.removeValue(forKey: entry.index), proposal.term == entry.term, proposal.data == entry.data {
-                    acknowledged[entry.data] = entry.index
-                    stats.acknowledged += 1
-                }
-            }
-            _ = try CommittedEntryApplier.apply(ready.committedEntries, machine: HashChainMachine(), store: state)
-            let applied = try state.appliedPosition().index
-            guard applied >= node.lastApplied else {
-                throw violation("applied index went backwards at node \(node.id): \(node.lastApplied) -> \(applied)")
-            }
-            node.lastApplied = applied
-            try checkStateHash(node, at: applied)
-        }
         for read in ready.readStates {
             node.reads[read.context] = read.index
         }
         try core.advance(ready)
-        if let log = node.log {
-            try ReadyPersistence.compactIfNeeded(
-                log: log, state: state, appliedIndex: core.appliedIndex, threshold: profile.compactThreshold, keep: profile.compactKeep)
+        try serveReads(node)
+    }
+
+    /// Applies the queued batches whose time has come, in order.
+    func applyDue(_ node: Node) throws {
+        while let first = node.applyQueue.first, first.completeAt <= now, node.isUp {
+            node.applyQueue.removeFirst()
+            try applyBatch(node, first.entries)
         }
-        // Linearizable reads: a read state is served once applied reaches it,
-        // and must see every command acknowledged before the read started.
-        for (context, index) in node.reads where core.appliedIndex >= index {
+        try serveReads(node)
+    }
+
+    /// One apply-stage batch: the state machine's writes in one unsynced
+    /// state store batch; proposers are answered now.
+    func applyBatch(_ node: Node, _ batch: [LogEntry]) throws {
+        guard let state = node.state else { return }
+        // A snapshot installed meanwhile may already cover these entries.
+        let entries = batch.filter { $0.index > node.lastApplied }
+        guard !entries.isEmpty else { return }
+        for entry in entries {
+            if let known = appliedEntries[entry.index] {
+                if known != entry {
+                    throw violation("state machine safety: node \(node.id) applies \(entry.index)/\(entry.term) but \(known.index)/\(known.term) was applied elsewhere")
+                }
+            } else {
+                appliedEntries[entry.index] = entry
+            }
+            if let proposal = node.proposals.removeValue(forKey: entry.index), proposal.term == entry.term, proposal.data == entry.data {
+                acknowledged[entry.data] = entry.index
+                stats.acknowledged += 1
+            }
+        }
+        _ = try CommittedEntryApplier.apply(entries, machine: HashChainMachine(), store: state)
+        let applied = try state.appliedPosition().index
+        guard applied >= node.lastApplied else {
+            throw violation("applied index went backwards at node \(node.id): \(node.lastApplied) -> \(applied)")
+        }
+        node.lastApplied = applied
+        try checkStateHash(node, at: applied)
+    }
+
+    /// Linearizable reads: a read state is served once applied reaches it,
+    /// and must see every command acknowledged before the read started.
+    func serveReads(_ node: Node) throws {
+        for (context, index) in node.reads where node.lastApplied >= index {
             node.reads[context] = nil
             let started = UInt64(bigEndianBytes: context.prefix(8)) ?? 0
             if index < started {
@@ -401,6 +522,34 @@ final class SimulatedCluster {
             }
             stats.reads += 1
         }
+    }
+
+    /// The runtime's background compaction, in its two steps: a checkpoint
+    /// of the state store now, the log compaction it allows a little later
+    /// (a power cut may fall in between).
+    func compactInBackground(_ node: Node) throws {
+        guard let state = node.state, let log = node.log else { return }
+        if let compaction = node.pendingCompaction {
+            guard compaction.at <= now else { return }
+            node.pendingCompaction = nil
+            try compactLog(node, compaction)
+            return
+        }
+        let snapshotIndex = try log.snapshotIndex()
+        // As the runtime: applied, and in this node's own log.
+        let applied = min(node.lastApplied, node.core?.persistedIndex ?? 0)
+        guard applied > snapshotIndex + profile.compactThreshold else { return }
+        let durable = try state.checkpoint().index
+        let delay = profile.maxDiskDelay == 0 ? 0 : rng.next(below: profile.maxDiskDelay + 1)
+        node.pendingCompaction = (durable, applied, now + delay)
+        trace("node \(node.id) checkpoint at \(durable)")
+    }
+
+    func compactLog(_ node: Node, _ compaction: (durable: UInt64, applied: UInt64, at: UInt64)) throws {
+        guard let log = node.log else { return }
+        try ReadyPersistence.compactLog(
+            log, durableIndex: compaction.durable, appliedIndex: compaction.applied,
+            threshold: profile.compactThreshold, keep: profile.compactKeep)
     }
 
     func checkStateHash(_ node: Node, at index: UInt64) throws {
@@ -595,10 +744,21 @@ final class SimulatedCluster {
             if chance(profile.proposeRate) { try propose() }
             if chance(profile.readRate) { try startRead() }
         }
-        try deliverDueMessages()
-        try processReadies()
+        try phase("delivering messages") { try deliverDueMessages() }
+        try phase("processing readies") { try processReadies() }
         try retireRemovedNodes()
         try checkInvariants()
+    }
+
+    /// Names the phase an unexpected error came from, for the failure report.
+    func phase(_ name: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as SimulationFailure {
+            throw failure
+        } catch {
+            throw violation("unexpected error while \(name) (node \(currentNode.map(String.init) ?? "?")): \(error)")
+        }
     }
 
     /// Runs the fault phase, then heals everything and checks liveness and
@@ -670,10 +830,10 @@ final class SimulatedCluster {
         let start = now
         while true {
             let members = latestConfiguration.configuration.members
-            let lagging = liveNodes.filter { members.contains($0.id) && ($0.core?.appliedIndex ?? 0) < max(target, maxCommitted) }
+            let lagging = liveNodes.filter { members.contains($0.id) && $0.lastApplied < max(target, maxCommitted) }
             if lagging.isEmpty { break }
             if now - start >= UInt64(bound) {
-                throw violation("acknowledged commands not applied by nodes \(lagging.map(\.id)) within \(bound) ticks (need \(max(target, maxCommitted)), have \(lagging.map { $0.core?.appliedIndex ?? 0 }))")
+                throw violation("acknowledged commands not applied by nodes \(lagging.map(\.id)) within \(bound) ticks (need \(max(target, maxCommitted)), have \(lagging.map(\.lastApplied)))")
             }
             try step(clients: false)
         }
@@ -683,10 +843,10 @@ final class SimulatedCluster {
             }
         }
         for node in liveNodes where latestConfiguration.configuration.members.contains(node.id) {
-            guard let state = node.state, let core = node.core else { continue }
+            guard let state = node.state else { continue }
             let hash = try HashChainMachine.hash(in: state)
-            if let known = stateHashAt[core.appliedIndex], known != hash {
-                throw violation("final state of node \(node.id) differs at index \(core.appliedIndex)")
+            if let known = stateHashAt[node.lastApplied], known != hash {
+                throw violation("final state of node \(node.id) differs at index \(node.lastApplied)")
             }
         }
     }

@@ -1,3 +1,4 @@
+import Raft
 import Synchronization
 
 /// Routes messages between nodes of one process: the network of tests and

@@ -1,3 +1,5 @@
+import Raft
+
 /// Carries messages between Raft nodes.
 ///
 /// Delivery is best effort: a transport may drop, delay or reorder messages
@@ -9,9 +11,24 @@ public protocol Transport: Sendable {
     /// message that arrives, from any thread.
     func start(receive: @escaping @Sendable (Message) -> Void) async throws
 
+    /// As `start(receive:)`, and `unreachable` is called (from any thread)
+    /// when a peer cannot be reached, so the leader stops streaming to it
+    /// optimistically. Transports that cannot tell leave it uncalled.
+    func start(
+        receive: @escaping @Sendable (Message) -> Void, unreachable: @escaping @Sendable (NodeID) -> Void
+    ) async throws
+
     /// Queues messages for sending to `message.to`; never blocks on the network.
     func send(_ messages: [Message])
 
     /// Closes connections and stops receiving.
     func shutdown() async
+}
+
+extension Transport {
+    public func start(
+        receive: @escaping @Sendable (Message) -> Void, unreachable: @escaping @Sendable (NodeID) -> Void
+    ) async throws {
+        try await start(receive: receive)
+    }
 }

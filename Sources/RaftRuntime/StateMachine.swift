@@ -1,3 +1,4 @@
+import Raft
 import StorageCore
 
 /// The replicated state machine the runtime applies committed commands to.
