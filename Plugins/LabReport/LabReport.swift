@@ -5,11 +5,12 @@ import PackagePlugin
 ///
 /// Builds `raftlab` in release mode (debug builds run 3-4x slower and would
 /// misstate every figure), runs the default comparison (every backend,
-/// write-only runs and YCSB workloads A and C, 1 and 64 clients) with a
-/// 1,000,000-entry recovery row for leveldb (a disk state store's restart by
-/// log tail replay beside snapshot installs of the whole state), and writes
-/// the reference report to results/reference/. Extra arguments go to
-/// `raftlab bench` (a `--recovery-entries` of their own replaces the default one).
+/// write-only runs and YCSB workloads A and C, 1 and 64 clients) plus a
+/// leveldb/memory pair, with 1,000,000-entry recovery rows for leveldb and
+/// leveldb/memory (a disk state store's restart by log tail replay beside a
+/// memory state store's restore from a snapshot), and writes the reference
+/// report to results/reference/. Extra arguments go to `raftlab bench`;
+/// backends or recovery entries of their own replace these defaults.
 @main
 struct LabReport: CommandPlugin {
     func performCommand(context: PluginContext, arguments: [String]) async throws {
@@ -27,8 +28,17 @@ struct LabReport: CommandPlugin {
         let output = context.package.directoryURL.appending(path: "results/reference").path
         let process = Process()
         process.executableURL = executable.url
-        let scale = arguments.contains { $0.hasPrefix("--recovery-entries") } ? [] : ["--recovery-entries", "5000,leveldb=1000000"]
-        process.arguments = ["bench", "--out", output, "--label", "reference"] + scale + arguments
+        // A disk log with a memory state store beside the four backends, and a million entries
+        // for recovery on both leveldb pairs: a disk state store's restart (log tail replay)
+        // next to a memory state store's (restored from the leader's snapshot).
+        var defaults: [String] = []
+        if !arguments.contains(where: { $0.hasPrefix("--backend") || $0.hasPrefix("--log-backend") || $0.hasPrefix("--state-backend") }) {
+            defaults += ["--backend", "memory,flatfile,lmdb,leveldb,leveldb/memory"]
+            if !arguments.contains(where: { $0.hasPrefix("--recovery-entries") }) {
+                defaults += ["--recovery-entries", "5000,leveldb=1000000,leveldb/memory=1000000"]
+            }
+        }
+        process.arguments = ["bench", "--out", output, "--label", "reference"] + defaults + arguments
         process.currentDirectoryURL = context.package.directoryURL
         let started = Date()
         try process.run()

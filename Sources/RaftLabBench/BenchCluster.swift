@@ -49,8 +49,9 @@ protocol BenchCluster: AnyObject, Sendable {
     func addLearner(_ id: UInt64) async throws
     /// Removes `id` from the membership, through the leader.
     func removeNode(_ id: UInt64) async throws
-    /// Whether a stopped node comes back with the data it had. False for a
-    /// memory store that lived in a node process that has ended.
+    /// Whether a stopped node comes back with the log it had (its state may
+    /// be rebuilt from a snapshot). False for a memory log that lived in a
+    /// node process that has ended.
     var restartKeepsData: Bool { get }
     /// Stops every node; never throws, so it fits every exit path.
     func shutdown() async
@@ -118,12 +119,16 @@ extension ClusterNode: BenchNode {
     func syncs() async throws -> NodeSyncReport { syncReport() }
 }
 
-/// Every node in this process on an in-process hub (`LocalCluster`).
+/// Every node in this process on an in-process hub (`LocalCluster`). A
+/// stopped node loses what its volatile (memory) stores held, as the exit
+/// of its process would, so recovery means the same on both transports.
 final class InProcessBenchCluster: BenchCluster {
     let cluster: LocalCluster
+    let registry: BackendRegistry
 
-    init(_ cluster: LocalCluster) {
+    init(_ cluster: LocalCluster, registry: BackendRegistry) {
         self.cluster = cluster
+        self.registry = registry
     }
 
     var nodes: [any BenchNode] { cluster.nodes }
@@ -133,7 +138,13 @@ final class InProcessBenchCluster: BenchCluster {
         try await cluster.leader(within: timeout)
     }
 
-    func stop(_ id: UInt64) async throws { await cluster.stop(id) }
+    func stop(_ id: UInt64) async throws {
+        await cluster.stop(id)
+        let directory = cluster.config.storage.storageConfig(forNode: id).dataDirectory
+        for name in [cluster.config.storage.log, cluster.config.storage.state] {
+            try? registry.backend(named: name).forgetVolatileData(under: directory)
+        }
+    }
     func crash(_ id: UInt64) async throws { await cluster.crash(id) }
     func start(_ id: UInt64) async throws { try await cluster.start(id) }
     func shutdown() async { await cluster.stop() }
@@ -142,8 +153,7 @@ final class InProcessBenchCluster: BenchCluster {
     func addLearner(_ id: UInt64) async throws { try await cluster.leader().addLearner(id) }
     func removeNode(_ id: UInt64) async throws { try await cluster.leader().removeMember(id) }
 
-    /// Even the memory backend keeps a stopped node's data, in this process.
-    var restartKeepsData: Bool { true }
+    var restartKeepsData: Bool { (try? registry.backend(named: cluster.config.storage.log).isPersistent) ?? false }
 
     func bytesWritten() -> UInt64? { try? ProcessIO.writeBytes() }
 

@@ -3,14 +3,22 @@ import RaftLabNode
 import StorageCore
 
 extension BenchOptions {
-    /// Parses `--backend`: a name, a comma-separated list, or `all`.
+    /// Parses `--backend`: a name, a comma-separated list, or `all`; an item
+    /// `log/state` is a mixed pair (`leveldb/memory`: a disk log, a memory state store).
     public static func backends(parsing text: String, registry names: [String]) throws -> [BackendPair] {
         let trimmed = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !trimmed.isEmpty else { throw BenchError.invalidOption("--backend is empty") }
         if trimmed == ["all"] {
             return ["memory", "flatfile", "lmdb", "leveldb"].filter(names.contains).map(BackendPair.init)
         }
-        return trimmed.map(BackendPair.init)
+        return try trimmed.map { item in
+            let parts = item.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            switch parts.count {
+            case 1: return BackendPair(item)
+            case 2 where !parts[0].isEmpty && !parts[1].isEmpty: return BackendPair(log: parts[0], state: parts[1])
+            default: throw BenchError.invalidOption("--backend takes NAME or LOG/STATE items (got '\(item)')")
+            }
+        }
     }
 
     /// Parses a comma-separated list of client counts such as `1,64`.

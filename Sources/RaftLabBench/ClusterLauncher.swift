@@ -14,7 +14,7 @@ struct ClusterLauncher: Sendable {
         switch options.transport {
         case .inprocess:
             let cluster = try await LocalCluster(config: config, voters: voters, registry: registry, seed: options.seed)
-            return InProcessBenchCluster(cluster)
+            return InProcessBenchCluster(cluster, registry: registry)
         case .tcp:
             return try await ProcessCluster.launch(
                 config: config, voters: voters ?? config.nodes.count,

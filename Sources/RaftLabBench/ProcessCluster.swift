@@ -61,12 +61,9 @@ final class ProcessCluster: BenchCluster {
             config.nodes[i].httpAddress = HostPort(host: "127.0.0.1", port: ports[2 * i + 1])
         }
         try config.validate(registry: registry)
-        let persistent = try [config.storage.log, config.storage.state].allSatisfy {
-            try registry.backend(named: $0).isPersistent
-        }
         let cluster = ProcessCluster(
             config: config, executable: executable, voters: Array(config.nodes.prefix(voters).map(\.id)),
-            restartKeepsData: persistent)
+            restartKeepsData: try registry.backend(named: config.storage.log).isPersistent)
         try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
         try FileSystem.createDirectory(cluster.logDirectory, sync: false)
         guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {
@@ -235,7 +232,8 @@ final class ProcessCluster: BenchCluster {
         }
     }
 
-    /// A memory store dies with its node process.
+    /// A memory log dies with its node process (a memory state store does
+    /// too, but a node with a disk log gets its state back from a snapshot).
     let restartKeepsData: Bool
 
 

@@ -8,12 +8,14 @@ import StorageCore
 ///
 /// (a) **restart**: a follower that applied everything is stopped cleanly
 ///     and started again from its data directory, until it has applied the
-///     leader's commit index: its disk state store reopens at its last
-///     checkpoint and the log tail after it is replayed. Not measured when a
-///     store is volatile: a memory node cannot come back as itself (Raft
-///     forbids a voter forgetting what it acknowledged); it rejoins empty,
-///     which (c) measures.
-/// (b) **catch-up**: a follower is down while `entries` more writes happen
+///     leader's commit index. A disk state store reopens at its last
+///     checkpoint and the log tail after it is replayed ("tail_replay"); a
+///     volatile (memory) state store beside a disk log comes back empty, as
+///     a restarted process has it, and is restored from the leader's snapshot
+///     ("snapshot"). Not measured when the log is volatile too: such a node
+///     cannot come back as itself (Raft forbids a voter forgetting what it
+///     acknowledged); it rejoins empty, which (c) measures.
+/// (b) **catch-up**: a follower with a disk log is down while `entries` more writes happen
 ///     (at most 100,000: past that, it catches up through a snapshot of the
 ///     whole state anyway, which (c) measures at full size), until it has
 ///     caught up.
@@ -47,8 +49,8 @@ struct RecoveryProbe: Sendable {
             try await fill(cluster, entries, from: 0)
 
             if options.nodes > 1, let follower = cluster.nodes.first(where: { $0.id != leader.id })?.id {
-                if isPersistent && cluster.restartKeepsData {
-                    times.restartPath = "tail_replay"
+                if isPersistent(series.backend.log) {
+                    times.restartPath = isPersistent(series.backend.state) ? "tail_replay" : "snapshot"
                     times.restartUs = try await restart(follower, in: cluster)
                 }
                 if cluster.restartKeepsData {
@@ -72,8 +74,8 @@ struct RecoveryProbe: Sendable {
 
     static func catchUpEntries(_ entries: Int) -> Int { min(entries, 100_000) }
 
-    private var isPersistent: Bool {
-        [series.backend.log, series.backend.state].allSatisfy { (try? registry.backend(named: $0).isPersistent) ?? false }
+    private func isPersistent(_ backend: String) -> Bool {
+        (try? registry.backend(named: backend).isPersistent) ?? false
     }
 
     /// Writes `count` new items with many clients, so filling is quick.

@@ -410,8 +410,10 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
     public var restartUs: Double?
     /// How the restarted follower got its state back: "tail_replay" (its disk
     /// state store reopened at its last checkpoint, the log replayed after
-    /// it). Nil when not measured: a node with a volatile store cannot restart
-    /// as itself; it rejoins empty, which `snapshotInstallUs` measures.
+    /// it) or "snapshot" (a memory state store beside a disk log came back
+    /// empty and was restored from the leader's snapshot). Nil when not
+    /// measured: a node with a memory log cannot restart as itself; it
+    /// rejoins empty, which `snapshotInstallUs` measures.
     public var restartPath: String?
     /// (b) A follower that was down while `catchUpEntries` writes happened, until caught up.
     public var catchUpUs: Double?

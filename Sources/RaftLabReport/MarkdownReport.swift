@@ -187,6 +187,7 @@ public enum MarkdownReport {
             let name = labeler.label(result.seriesKey) + (result.isRanked ? "" : " (reference)")
             let path = switch result.recovery.restartPath {
             case "tail_replay": "log tail replay"
+            case "snapshot": "leader's snapshot"
             default: Format.missing
             }
             table.append([name, result.recovery.entries.map(String.init) ?? Format.missing, path] + cells.map { $0[index] }
@@ -195,9 +196,11 @@ public enum MarkdownReport {
         var out = "\n## Recovery\n\n"
         out += "Measured once per backend on a cluster filled with `entries` writes. restart: a follower that "
         out += "applied everything stopped and started again from its data directory, until it applied the leader's "
-        out += "commit index; its disk state store reopens at its last checkpoint and the log tail after it is "
-        out += "replayed (n/a for a volatile store: a memory node cannot come back as itself, it rejoins empty). "
-        out += "catch-up: a follower down while `catch-up writes` more writes happened (`entries`, at most 100,000), "
+        out += "commit index: a disk state store reopens at its last checkpoint and the log tail after it is "
+        out += "replayed; a memory state store beside a disk log comes back empty and is restored from the leader's "
+        out += "snapshot (n/a with a memory log: such a node cannot come back as itself, it rejoins empty). "
+        out += "catch-up: a follower with a disk log down while `catch-up writes` more writes happened (`entries`, "
+        out += "at most 100,000), "
         out += "until caught up. snapshot install: "
         out += "a new, empty node joining as a learner, until restored from the leader's snapshot and caught up "
         out += "(the path of any node whose state is gone, a memory state store's included). failover: "

@@ -11,7 +11,7 @@ import Testing
 struct BenchRunTests {
     func options(_ backends: [String], out: String) -> BenchOptions {
         var options = BenchOptions()
-        options.backends = backends.map(BackendPair.init)
+        options.backends = try! BenchOptions.backends(parsing: backends.joined(separator: ","), registry: [])
         options.nodes = 3
         options.ops = 80
         options.concurrency = [4]
@@ -91,17 +91,23 @@ struct BenchRunTests {
         #expect(!rows.isEmpty && !rows.contains { $0.contains("**") }, "a memory-only run has no ranked row to mark")
     }
 
-    @Test("recovery: restart replays the tail on disk, a new node installs a snapshot, failover is a crash",
+    @Test("recovery: restart replays the tail on disk or restores a memory state from a snapshot, a new node installs one, failover is a crash",
           .timeLimit(.minutes(2)))
     func recovery() async throws {
-        var options = options(["lmdb", "memory"], out: scratch())
+        var options = options(["lmdb", "leveldb/memory", "memory"], out: scratch())
         options.recoveryEntries = 300
         let report = try await run(options)
-        let lmdb = try #require(report.results.first { $0.backend.log == "lmdb" }?.recovery)
-        #expect(lmdb.entries == 300 && lmdb.restartPath == "tail_replay")
+        func recovery(_ log: String, _ state: String) throws -> RecoveryTimes {
+            try #require(report.results.first { $0.backend == ReportBackend(log: log, state: state) }?.recovery)
+        }
+        let lmdb = try recovery("lmdb", "lmdb")
+        #expect(lmdb.entries == 300 && lmdb.restartPath == "tail_replay" && lmdb.catchUpEntries == 300)
         #expect(lmdb.restartUs != nil && lmdb.catchUpUs != nil && lmdb.snapshotInstallUs != nil && lmdb.failoverUs != nil)
-        let memory = try #require(report.results.first { $0.backend.log == "memory" }?.recovery)
-        #expect(memory.restartUs == nil, "a memory node cannot restart as itself")
+        // A disk log beside a memory state store: the restarted node's state comes back from a snapshot.
+        let mixed = try recovery("leveldb", "memory")
+        #expect(mixed.restartPath == "snapshot" && mixed.restartUs != nil && mixed.catchUpUs != nil)
+        let memory = try recovery("memory", "memory")
+        #expect(memory.restartUs == nil && memory.catchUpUs == nil, "a memory node cannot come back as itself")
         #expect(memory.snapshotInstallUs != nil && memory.failoverUs != nil)
     }
 }

@@ -88,6 +88,9 @@ struct WorkloadTests {
         let names = BackendRegistry.standard.names
         #expect(try BenchOptions.backends(parsing: "all", registry: names).map(\.description) == ["memory", "flatfile", "lmdb", "leveldb"])
         #expect(try BenchOptions.backends(parsing: "lmdb, leveldb", registry: names).map(\.log) == ["lmdb", "leveldb"])
+        #expect(try BenchOptions.backends(parsing: "lmdb,leveldb/memory", registry: names)
+            == [BackendPair("lmdb"), BackendPair(log: "leveldb", state: "memory")])
+        #expect(throws: BenchError.self) { try BenchOptions.backends(parsing: "leveldb/", registry: names) }
         #expect(try BenchOptions.concurrency(parsing: "1,8,64") == [1, 8, 64])
         #expect(throws: BenchError.self) { try BenchOptions.concurrency(parsing: "1,lots") }
         #expect(try BenchOptions.workloads(parsing: "write, A,c") == [.write, .a, .c])
