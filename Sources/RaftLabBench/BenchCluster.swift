@@ -16,7 +16,10 @@ protocol BenchNode: Sendable {
     /// Replicates `command`; returns its log index once it is committed and
     /// applied on this node. Throws `NodeError` when this node cannot take
     /// the write (not the leader, no leader, timeout, shutting down).
-    func replicate(_ command: NoSQLCommand) async throws -> UInt64
+    /// With an `idempotencyKey`, a write that already committed under that
+    /// key is answered with its first result (and index) instead of applying
+    /// again: a retry after an unknown outcome passes the same key.
+    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64
     /// Reads one item's current content from this node's state (nil if absent).
     func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue?
     /// Reads up to `limit` items of one partition in key order; returns how many there were.
@@ -65,6 +68,13 @@ protocol BenchCluster: AnyObject, Sendable {
     var failureReport: String? { get }
 }
 
+extension BenchNode {
+    /// A write that is never retried blindly (creating the table: a retry that finds it exists is told so).
+    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
+        try await replicate(command, idempotencyKey: nil)
+    }
+}
+
 extension BenchCluster {
     /// The leader, waiting up to a minute: a backend whose disk work stalls
     /// the engine for seconds (flatfile under a large batch) can make
@@ -102,8 +112,8 @@ extension BenchCluster {
 // MARK: In-process
 
 extension ClusterNode: BenchNode {
-    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
-        try await write(command).index
+    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
+        try await write(command, idempotencyKey: idempotencyKey).index
     }
 
     func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue? {

@@ -18,6 +18,8 @@ import RaftLabHTTPClient
 ///   lost connection or no answer in time → `NodeError.timeout` (a write may
 ///   have taken effect);
 /// - a NoSQL error code → that `NoSQLError`; any other 5xx → `NodeError.internal`.
+///
+/// A write's idempotency key travels as the `Idempotency-Key` header.
 struct HTTPBenchNode: BenchNode {
     let id: UInt64
     let address: HostPort
@@ -32,8 +34,8 @@ struct HTTPBenchNode: BenchNode {
         self.timeout = timeout
     }
 
-    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
-        let request: SimpleHTTPRequest
+    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
+        var request: SimpleHTTPRequest
         switch command {
         case .createTable(let schema):
             var members: [(String, JSONValue)] = [
@@ -54,6 +56,7 @@ struct HTTPBenchNode: BenchNode {
             request = SimpleHTTPRequest(
                 method: "POST", path: "/tables/\(Self.component(table))/items/rollback" + Self.query(query))
         }
+        if let idempotencyKey { request.headers.append(("Idempotency-Key", idempotencyKey)) }
         let answer = try await send(request)
         guard let index = answer["index"]?.numberValue.flatMap({ UInt64($0.description) }) else {
             throw NodeError.internal("node \(id) answered a write without a log index")

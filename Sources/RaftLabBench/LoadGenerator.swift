@@ -21,6 +21,12 @@ import Synchronization
 /// whose outcome is unknown). Retries stay inside the request's latency, so
 /// a failover stall shows in p99 and max instead of vanishing.
 ///
+/// Every write carries an idempotency key of its own, and its retries carry
+/// the same key, as a careful client's would: a write whose first attempt
+/// did commit (the answer was lost, or came back 504 `outcome_unknown`) is
+/// answered from the node's record of it instead of being applied twice, so
+/// a retried write is one write in the log's effects and in the counts.
+///
 /// The leader is a `BenchNode`: a node in this process, or one in its own
 /// process reached over HTTP (whose latency then includes the HTTP round
 /// trip, as a real client's would).
@@ -142,6 +148,8 @@ struct LoadGenerator: Sendable {
         let inserts = self.inserts ?? InsertCounter(loaded: records)
         let latest = (distribution ?? workload.defaultDistribution) == .latest ? ZipfianGenerator(items: max(1, records)) : nil
         let started = ContinuousClock.now
+        // Unique to this run, so a warm-up and the load after it (same seed, same request numbers) never share a key.
+        let keyPrefix = "bench-" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
         let interval = rate.map { Duration.seconds(1 / $0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in 0..<concurrency {
@@ -163,7 +171,9 @@ struct LoadGenerator: Sendable {
                             start = scheduled
                         }
                         if ops == nil, stop.reached(ContinuousClock.now) { return }
-                        try await perform(workload.next(), from: start, value: value, session: &session, recorders: recorders)
+                        try await perform(
+                            workload.next(), from: start, value: value, idempotencyKey: "\(keyPrefix)-\(number)",
+                            session: &session, recorders: recorders)
                         counters.ops.add(1, ordering: .relaxed)
                     }
                 }
@@ -184,9 +194,10 @@ struct LoadGenerator: Sendable {
         let counters: Counters
     }
 
+    /// Runs one operation; a write in it carries `idempotencyKey` on every attempt.
     private func perform(
-        _ operation: Operation, from start: ContinuousClock.Instant, value: String, session: inout Session,
-        recorders: Recorders?
+        _ operation: Operation, from start: ContinuousClock.Instant, value: String, idempotencyKey: String,
+        session: inout Session, recorders: Recorders?
     ) async throws {
         let counters = session.counters
         switch operation {
@@ -197,7 +208,8 @@ struct LoadGenerator: Sendable {
             recorders?.read.record(ContinuousClock.now - start)
             counters.reads.add(1, ordering: .relaxed)
         case .update(let key), .insert(let key):
-            try await write(key, value: value, from: start, session: &session, recorder: recorders?.write)
+            try await write(
+                key, value: value, idempotencyKey: idempotencyKey, from: start, session: &session, recorder: recorders?.write)
         case .scan(let key, let length):
             try await attempt(from: start, session: &session) { node in
                 _ = try await node.query(
@@ -212,15 +224,21 @@ struct LoadGenerator: Sendable {
             }
             recorders?.read.record(ContinuousClock.now - start)
             counters.reads.add(1, ordering: .relaxed)
-            try await write(key, value: value, from: ContinuousClock.now, session: &session, recorder: recorders?.write)
+            try await write(
+                key, value: value, idempotencyKey: idempotencyKey, from: ContinuousClock.now, session: &session,
+                recorder: recorders?.write)
         }
     }
 
     private func write(
-        _ key: UInt64, value: String, from start: ContinuousClock.Instant, session: inout Session, recorder: LatencyRecorder?
+        _ key: UInt64, value: String, idempotencyKey: String, from start: ContinuousClock.Instant, session: inout Session,
+        recorder: LatencyRecorder?
     ) async throws {
         let command = NoSQLCommand.putItem(table: Self.table, item: Self.item(key: key, value: value), expectedVersion: nil)
-        try await attempt(from: start, session: &session) { node in _ = try await node.replicate(command) }
+        // The same key on every attempt: a retry of a write that did commit is answered, not applied again.
+        try await attempt(from: start, session: &session) { node in
+            _ = try await node.replicate(command, idempotencyKey: idempotencyKey)
+        }
         recorder?.record(ContinuousClock.now - start)
         session.counters.writes.add(1, ordering: .relaxed)
     }

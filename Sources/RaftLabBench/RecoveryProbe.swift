@@ -142,6 +142,8 @@ struct RecoveryProbe: Sendable {
         try await cluster.quiesce()
         let old = try await cluster.leader()
         let item = LoadGenerator.item(key: 0, value: "failover")
+        // One write, retried under one key as an application would: applied once however many attempts it takes.
+        let key = "failover-" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
         let started = ContinuousClock.now
         try await cluster.crash(old.id)
         let deadline = ContinuousClock.now + .seconds(30)
@@ -150,7 +152,8 @@ struct RecoveryProbe: Sendable {
             do {
                 let leader = try await cluster.leader(within: deadline - ContinuousClock.now)
                 guard leader.id != old.id else { continue }
-                _ = try await leader.replicate(.putItem(table: LoadGenerator.table, item: item, expectedVersion: nil))
+                _ = try await leader.replicate(
+                    .putItem(table: LoadGenerator.table, item: item, expectedVersion: nil), idempotencyKey: key)
                 return microseconds(since: started)
             } catch is NodeError {
                 try await Task.sleep(for: .milliseconds(1))

@@ -14,6 +14,11 @@ final class StubNode: BenchNode {
     let failure: NodeError
     private let failuresLeft: Mutex<Int>
     let requests = Atomic<Int>(0)
+    /// The idempotency key of every write attempt, in arrival order.
+    let writeKeys = Mutex<[String?]>([])
+    /// Writes applied, one per key, as a deduplicating server applies them;
+    /// a write fails only *after* it applied (its answer was lost).
+    let applied = Mutex<Set<String>>([])
 
     init(delay: Duration, failures: Int = 0, failure: NodeError = .timeout) {
         self.delay = delay
@@ -31,7 +36,9 @@ final class StubNode: BenchNode {
         if fail { throw failure }
     }
 
-    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
+    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
+        writeKeys.withLock { $0.append(idempotencyKey) }
+        if let idempotencyKey { _ = applied.withLock { $0.insert(idempotencyKey) } }
         try await serve()
         return 1
     }
@@ -78,6 +85,27 @@ struct LoadGeneratorTests {
         #expect(second.errors == 2 && second.timeouts == 0 && second.ops == 2)
     }
 
+    @Test("a write whose outcome is unknown is retried with its own idempotency key, so it applies once")
+    func retriesReuseTheIdempotencyKey() async throws {
+        for failure in [NodeError.timeout, .outcomeUnknown("the answer was lost")] {
+            // The first two attempts apply but lose their answer.
+            let node = StubNode(delay: .microseconds(100), failures: 2, failure: failure)
+            let (outcome, _) = try await run(load(), on: node, ops: 5)
+            let keys = node.writeKeys.withLock { $0 }
+            #expect(outcome.writes == 5 && outcome.timeouts == 2)
+            #expect(keys.count == 7 && keys.allSatisfy { $0 != nil })
+            // Three attempts of the first write under one key, then one key per write.
+            #expect(keys[0] == keys[1] && keys[1] == keys[2])
+            #expect(Set(keys.compactMap { $0 }).count == 5)
+            #expect(node.applied.withLock { $0.count } == 5)
+        }
+        // Two loads on one cluster (a warm-up, then the measured load) never share a key.
+        let node = StubNode(delay: .microseconds(100))
+        _ = try await run(load(), on: node, ops: 3)
+        _ = try await run(load(), on: node, ops: 3)
+        #expect(node.applied.withLock { $0.count } == 6)
+    }
+
     @Test("open loop: latency runs from the scheduled start, so a slow server's backlog shows")
     func openLoopCorrectsCoordinatedOmission() async throws {
         // Service takes 10 ms; requests are due every 2 ms with one in flight.
@@ -113,7 +141,7 @@ struct LagCollectorTests {
         let id: UInt64
         let events: [ReplicationTimeline.Event]
 
-        func replicate(_ command: NoSQLCommand) async throws -> UInt64 { 0 }
+        func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 { 0 }
         func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue? { nil }
         func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int { 0 }
         func status() async throws -> NodeStatus { fatalError("not used") }
