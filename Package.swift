@@ -148,10 +148,10 @@ let package = Package(
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
-        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe", "Raft"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -174,7 +174,8 @@ let package = Package(
         // A backend with sync switched off must show zero observed syncs: the counter can fail.
         .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
-        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
+        // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
+        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import NoSQL
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 @Suite("Command encoding")
 struct CommandCodecTests {

@@ -3,6 +3,7 @@ import NoSQL
 import RaftLabBackends
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 /// A seeded random command log, with conflicts, errors, stale indexes and
 /// garbage entries, applied on every backend: the state must be the same

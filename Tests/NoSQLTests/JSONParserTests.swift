@@ -1,5 +1,6 @@
 import NoSQL
 import Testing
+import struct Raft.SplitMix64
 
 @Suite("JSON parser and canonical form")
 struct JSONParserTests {

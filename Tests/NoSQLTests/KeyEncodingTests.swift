@@ -2,6 +2,7 @@ import StorageCore
 import Testing
 
 @testable import NoSQL
+import struct Raft.SplitMix64
 
 @Suite("Order-preserving key encoding")
 struct KeyEncodingTests {

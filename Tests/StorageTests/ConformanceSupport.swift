@@ -84,18 +84,6 @@ func expectError(_ expected: StorageError, sourceLocation: SourceLocation = #_so
     }
 }
 
-/// A small deterministic generator so that random tests replay exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Pairs of `valueSize` bytes in key order, then an error after `failAfter`
 /// of them (nil: no error): a snapshot arriving from a leader that breaks off.

@@ -1,5 +1,6 @@
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 /// The StateStore contract, run against every registered backend.
 @Suite("StateStore conformance")
