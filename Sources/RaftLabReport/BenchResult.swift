@@ -19,7 +19,8 @@ public struct BenchResult: Codable, Sendable, Equatable {
     public var throughputOpsS: Double
     /// Writes: client's first attempt (or, open loop, the intended start) →
     /// the final acknowledgement, retries included. Nil only for a workload
-    /// without writes (YCSB C).
+    /// without writes (YCSB C), written to report.json as an object whose
+    /// percentiles are null, as `replication_lag_us` is: its keys stay.
     public var writeLatencyUs: LatencySummary?
     /// Per write, leader commit → each follower's apply of the same index.
     public var replicationLagUs: LagSummary
@@ -145,7 +146,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
         valueSize = try c.decode(Int.self, forKey: .valueSize)
         ops = try c.decode(Int.self, forKey: .ops)
         throughputOpsS = try c.decode(Double.self, forKey: .throughputOpsS)
-        writeLatencyUs = try c.decodeIfPresent(LatencySummary.self, forKey: .writeLatencyUs)
+        writeLatencyUs = try c.decodeIfPresent(LatencySummary.Unmeasured.self, forKey: .writeLatencyUs)?.summary
         replicationLagUs = try c.decodeIfPresent(LagSummary.self, forKey: .replicationLagUs) ?? LagSummary()
         recovery = try c.decodeIfPresent(RecoveryTimes.self, forKey: .recovery) ?? RecoveryTimes()
         diskBytes = try c.decodeIfPresent(UInt64.self, forKey: .diskBytes)
@@ -183,7 +184,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
         try c.encode(valueSize, forKey: .valueSize)
         try c.encode(ops, forKey: .ops)
         try c.encode(throughputOpsS, forKey: .throughputOpsS)
-        try c.encode(writeLatencyUs, forKey: .writeLatencyUs)
+        try c.encode(LatencySummary.Unmeasured(writeLatencyUs), forKey: .writeLatencyUs)
         try c.encode(replicationLagUs, forKey: .replicationLagUs)
         try c.encode(recovery, forKey: .recovery)
         // encode(Optional) writes null for nil: the key stays in the file.
@@ -370,6 +371,32 @@ public struct LatencySummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey { case p50, p90, p99, p999, max }
+
+    /// A summary or, where nothing was measured, the same keys with null
+    /// values (never a bare null), so a tool reading `write_latency_us.p50`
+    /// finds the key in every row.
+    struct Unmeasured: Codable {
+        var summary: LatencySummary?
+
+        init(_ summary: LatencySummary?) { self.summary = summary }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let values = try [CodingKeys.p50, .p90, .p99, .p999, .max].map { try c.decodeIfPresent(Double.self, forKey: $0) }
+            if values.allSatisfy({ $0 == nil }) {
+                summary = nil
+                return
+            }
+            // Part of a summary is not one.
+            summary = try LatencySummary(from: decoder)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            if let summary { return try summary.encode(to: encoder) }
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            for key in [CodingKeys.p50, .p90, .p99, .p999, .max] { try c.encodeNil(forKey: key) }
+        }
+    }
 }
 
 /// Replication lag percentiles in microseconds; nil when nothing was

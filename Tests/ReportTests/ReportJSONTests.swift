@@ -140,6 +140,20 @@ struct ReportJSONTests {
         }
     }
 
+    @Test("a read-only row keeps write_latency_us's keys, with null percentiles, and reads back as unmeasured")
+    func readOnlyRowKeepsWriteLatencyKeys() throws {
+        var report = Fixtures.report()
+        report.results[2].writeLatencyUs = nil
+        let json = try #require(try JSONSerialization.jsonObject(with: ReportJSON.encode(report)) as? [String: Any])
+        #expect(mismatches(json, schema(configKeys: report.config.keys)) == [])
+        let results = try #require(json["results"] as? [[String: Any]])
+        let latency = try #require(results[2]["write_latency_us"] as? [String: Any])
+        #expect(latency.count == 5 && latency.values.allSatisfy { $0 is NSNull })
+        let decoded = try ReportJSON.decode(try ReportJSON.encode(report), path: "r/report.json")
+        #expect(decoded.results[2].writeLatencyUs == nil)
+        #expect(decoded.results[1].writeLatencyUs == report.results[1].writeLatencyUs)
+    }
+
     @Test func wrongTypeNamesTheKeyPath() throws {
         var json = try #require(try JSONSerialization.jsonObject(with: ReportJSON.encode(Fixtures.report())) as? [String: Any])
         var results = try #require(json["results"] as? [[String: Any]])
