@@ -28,12 +28,12 @@ struct LabReport: CommandPlugin {
         let output = context.package.directoryURL.appending(path: "results/reference").path
         let process = Process()
         process.executableURL = executable.url
-        // A disk log with a memory state store beside the four backends, and a million entries
+        // A disk log with a memory state store beside every backend (`all`), and a million entries
         // for recovery on both leveldb pairs: a disk state store's restart (log tail replay)
         // next to a memory state store's (restored from the leader's snapshot).
         var defaults: [String] = []
         if !arguments.contains(where: { $0.hasPrefix("--backend") || $0.hasPrefix("--log-backend") || $0.hasPrefix("--state-backend") }) {
-            defaults += ["--backend", "memory,flatfile,lmdb,leveldb,leveldb/memory"]
+            defaults += ["--backend", "all,leveldb/memory"]
             if !arguments.contains(where: { $0.hasPrefix("--recovery-entries") }) {
                 defaults += ["--recovery-entries", "5000,leveldb=1000000,leveldb/memory=1000000"]
             }

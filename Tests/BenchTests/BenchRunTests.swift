@@ -11,7 +11,7 @@ import Testing
 struct BenchRunTests {
     func options(_ backends: [String], out: String) -> BenchOptions {
         var options = BenchOptions()
-        options.backends = try! BenchOptions.backends(parsing: backends.joined(separator: ","), registry: [])
+        options.backends = try! BenchOptions.backends(parsing: backends.joined(separator: ","), registry: .standard)
         options.nodes = 3
         options.ops = 80
         options.concurrency = [4]

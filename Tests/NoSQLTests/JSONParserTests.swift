@@ -1,6 +1,5 @@
 import NoSQL
 import Testing
-import struct Raft.SplitMix64
 
 @Suite("JSON parser and canonical form")
 struct JSONParserTests {

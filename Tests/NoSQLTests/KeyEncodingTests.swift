@@ -2,7 +2,6 @@ import StorageCore
 import Testing
 
 @testable import NoSQL
-import struct Raft.SplitMix64
 
 @Suite("Order-preserving key encoding")
 struct KeyEncodingTests {

@@ -3,6 +3,7 @@ import NoSQL
 import RaftLabBackends
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 /// A fresh memory state store; the unique directory keeps tests apart.
 func freshMemoryStore() throws -> any StateStore {
@@ -77,3 +78,7 @@ func expectError<T>(_ code: NoSQLError.Code, sourceLocation: SourceLocation = #_
 func json(_ text: String) throws -> JSONValue {
     try JSONValue.parse(text)
 }
+
+/// The project's one seeded generator (the Raft core's SplitMix64), under its
+/// own name for every file of this target; only this declaration of Raft is imported.
+typealias SplitMix64 = Raft.SplitMix64

@@ -521,3 +521,7 @@ struct FeatureTests {
         }
     }
 }
+
+/// The project's one seeded generator (the Raft core's SplitMix64), under its
+/// own name for every file of this target; only this declaration of Raft is imported.
+typealias SplitMix64 = Raft.SplitMix64

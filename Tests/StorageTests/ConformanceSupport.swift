@@ -3,6 +3,7 @@ import MemoryBackend
 import RaftLabBackends
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 /// One backend as a test argument; its description is the backend's name, so
 /// every test case in the output says which backend it ran on.
@@ -13,6 +14,14 @@ struct BackendUnderTest: Sendable, CustomTestStringConvertible, CustomStringConv
 
     static let all = BackendRegistry.standard.names.map(BackendUnderTest.init)
     static let persistent = all.filter { (try? BackendRegistry.standard.backend(named: $0.name).isPersistent) == true }
+    /// The backends that provide each kind of store: the kit runs every
+    /// registered backend for each kind it provides.
+    static let logStores = BackendRegistry.standard.names(providing: .log).map(BackendUnderTest.init)
+    static let stateStores = BackendRegistry.standard.names(providing: .state).map(BackendUnderTest.init)
+
+    func provides(_ kind: StoreKind) -> Bool {
+        (try? backend.kinds.contains(kind)) == true
+    }
 
     var backend: any StorageBackend {
         get throws { try BackendRegistry.standard.backend(named: name) }
@@ -37,14 +46,38 @@ struct StateStoreUnderTest: Sendable, CustomTestStringConvertible, CustomStringC
     var description: String { "\(backend.name)/\(mode)" }
     var testDescription: String { description }
 
-    static let all = BackendUnderTest.all.flatMap { backend in
+    static let all = BackendUnderTest.stateStores.flatMap { backend in
         StateSyncMode.allCases.map { StateStoreUnderTest(backend: backend, mode: $0) }
     }
-    static let persistent = all.filter { BackendUnderTest.persistent.map(\.name).contains($0.backend.name) }
 
     func openState(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any StateStore {
         try backend.openState(directory, sync: sync, settings: settings, stateSync: mode)
     }
+}
+
+/// A node's two stores for the crash tests, in one `StateSyncMode`: every
+/// persistent backend, as both stores when it provides both, else paired with
+/// the first persistent backend (by name) that provides the other kind
+/// ("wal/flatfile/checkpoint").
+struct StorePairUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let log: String
+    let state: String
+    let mode: StateSyncMode
+    var description: String { (log == state ? log : "\(log)/\(state)") + "/\(mode)" }
+    var testDescription: String { description }
+
+    static let persistent: [StorePairUnderTest] = BackendUnderTest.persistent.flatMap { backend in
+        func partner(_ kind: StoreKind) -> String? {
+            BackendUnderTest.persistent.first { $0.provides(kind) && $0.provides(.log) && $0.provides(.state) }?.name
+        }
+        let log = backend.provides(.log) ? backend.name : partner(.log)
+        let state = backend.provides(.state) ? backend.name : partner(.state)
+        guard let log, let state else { return [StorePairUnderTest]() }
+        return StateSyncMode.allCases.map { StorePairUnderTest(log: log, state: state, mode: $0) }
+    }
+
+    /// The pair as the probe takes it on its command line.
+    var probeArgument: String { "\(log)/\(state)" }
 }
 
 /// A fresh directory path for one test; removed (and forgotten by the memory
@@ -135,3 +168,7 @@ func checkLargeRestore(open: () throws -> any StateStore) throws {
     #expect(try store.scan(prefix: bytes("big/")).count == 400)
     #expect(try store.appliedPosition() == AppliedPosition(index: 90, term: 2))
 }
+
+/// The project's one seeded generator (the Raft core's SplitMix64), under its
+/// own name for every file of this target; only this declaration of Raft is imported.
+typealias SplitMix64 = Raft.SplitMix64
