@@ -148,8 +148,8 @@ struct WorkloadTests {
         #expect(throws: BenchError.self) { try bad.validate(registry: .standard) }
         bad = BenchOptions()
         bad.recoveryEntriesByBackend = ["rocks": 10]
-        bad = BenchOptions()
         #expect(throws: BenchError.self) { try bad.validate(registry: .standard) }
+        bad = BenchOptions()
         // wal provides a log store only: as a state store it is refused, naming the backends that can.
         let stateBackends = BackendRegistry.standard.names(providing: .state).joined(separator: ", ")
         bad.backends = [BackendPair(log: "lmdb", state: "wal")]
