@@ -14,8 +14,11 @@
 //   RaftTCPTransport the SwiftNIO transport for one process per node
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   CSyncObserver    counts sync system calls (fsync, fdatasync, msync, O_DSYNC writes) by interposition
+//   SyncObserver     its Swift face: per-directory sync counts
+//   RaftLabHTTPClient a small HTTP/1.1 client (SwiftNIO) for the CLI, the forwarder and the bench
 //   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
-//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
+//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   RaftLabCLI       the `raftlab` executable
@@ -85,12 +88,24 @@ let package = Package(
         // MARK: NoSQL state machine: tables and items over any StateStore
         .target(name: "NoSQL", dependencies: ["StorageCore"]),
 
+        // MARK: Syncs observed at the system call, in every process that links this
+        .target(name: "CSyncObserver"),
+        .target(name: "SyncObserver", dependencies: ["CSyncObserver"]),
+
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL",
+            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: HTTP client: what the CLI, the leader forwarder and the bench speak
+        .target(name: "RaftLabHTTPClient", dependencies: [
+            "RaftLabNode",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         // MARK: DynamoDB protocol: plain types over NoSQLService, no HTTP stack
@@ -98,7 +113,7 @@ let package = Package(
 
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore", "DynamoDBAPI",
+            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -117,12 +132,14 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL", "RaftLabServer",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
+            "RaftLabHTTPClient", "SyncObserver",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
-            "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
+            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
+            "RaftLabBackends", "NoSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -143,10 +160,10 @@ let package = Package(
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
-        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe", "Raft"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -157,15 +174,20 @@ let package = Package(
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
         .testTarget(name: "CLITests", dependencies: [
-            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
+        .testTarget(name: "BenchTests", dependencies: [
+            "RaftLabBench", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
+        ]),
+        // A backend with sync switched off must show zero observed syncs: the counter can fail.
+        .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
-        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
+        // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
+        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [
             "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport",
         ]),

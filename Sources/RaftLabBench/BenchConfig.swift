@@ -1,14 +1,29 @@
 import RaftLabNode
+import StorageCore
+
+/// What one cluster of a run is built from: the backend pair and the state
+/// store's sync mode, the unit that recovery is measured for and that a
+/// report row is labelled with.
+struct BenchSeries: Sendable, Hashable, CustomStringConvertible {
+    var backend: BackendPair
+    var stateSync: StateSyncMode
+
+    var description: String { "\(backend) (state sync \(stateSync))" }
+
+    /// A name safe in a directory name.
+    var slug: String { "\(backend.log)-\(backend.state)-\(stateSync)" }
+}
 
 enum BenchConfig {
     /// The cluster for one measurement: `options.nodes` nodes (plus
-    /// `extraNodes` that may join later) on `backend`, in `directory`.
-    /// Addresses matter only for the TCP transport; in-process runs never bind them.
-    static func cluster(_ options: BenchOptions, backend: BackendPair, directory: String, extraNodes: Int = 0, basePort: Int = 19_100) -> ClusterConfig {
+    /// `extraNodes` that may join later) on `series`, in `directory`.
+    /// Addresses matter only for the TCP transport (which picks free ports); in-process runs never bind them.
+    static func cluster(_ options: BenchOptions, series: BenchSeries, directory: String, extraNodes: Int = 0, basePort: Int = 19_100) -> ClusterConfig {
         var config = options.cluster
-        config.storage.log = backend.log
-        config.storage.state = backend.state
+        config.storage.log = series.backend.log
+        config.storage.state = series.backend.state
         config.storage.sync = options.sync
+        config.storage.stateSync = series.stateSync
         config.storage.dataDirectory = directory
         config.nodes = (1...(options.nodes + extraNodes)).map { id in
             ClusterConfig.Node(

@@ -2,7 +2,7 @@ import Foundation
 import NoSQL
 import RaftLabNode
 import RaftLabReport
-import RaftLabServer
+import RaftLabHTTPClient
 import StorageCore
 import Synchronization
 
@@ -26,7 +26,6 @@ final class ProcessCluster: BenchCluster {
     let configPath: String
     let executable: String
     private let logDirectory: String
-    private let persistent: Bool
     private let client = SimpleHTTPClient(userAgent: "raftlab-bench")
     /// Guards the table of running processes. `Process` is only touched
     /// through this lock or after being taken out of it.
@@ -37,10 +36,14 @@ final class ProcessCluster: BenchCluster {
     /// How long a SIGTERMed node may take to close its stores before SIGKILL.
     static let stopGrace: Duration = .seconds(15)
 
-    private init(config: ClusterConfig, executable: String, persistent: Bool) {
+    /// The nodes a new cluster starts with as voters; the others join.
+    let voters: [UInt64]
+
+    private init(config: ClusterConfig, executable: String, voters: [UInt64], restartKeepsData: Bool) {
+        self.voters = voters
+        self.restartKeepsData = restartKeepsData
         self.config = config
         self.executable = executable
-        self.persistent = persistent
         configPath = config.storage.dataDirectory + "/cluster.toml"
         logDirectory = config.storage.dataDirectory + "/logs"
     }
@@ -49,7 +52,7 @@ final class ProcessCluster: BenchCluster {
     /// to the data directory and starts every node; returns once each
     /// answers `GET /status`.
     static func launch(
-        config base: ClusterConfig, executable: String, registry: BackendRegistry
+        config base: ClusterConfig, voters: Int, executable: String, registry: BackendRegistry
     ) async throws -> ProcessCluster {
         var config = base
         let ports = try FreePorts.pick(config.nodes.count * 2)
@@ -58,17 +61,16 @@ final class ProcessCluster: BenchCluster {
             config.nodes[i].httpAddress = HostPort(host: "127.0.0.1", port: ports[2 * i + 1])
         }
         try config.validate(registry: registry)
-        let persistent = try [config.storage.log, config.storage.state].allSatisfy {
-            try registry.backend(named: $0).isPersistent
-        }
-        let cluster = ProcessCluster(config: config, executable: executable, persistent: persistent)
+        let cluster = ProcessCluster(
+            config: config, executable: executable, voters: Array(config.nodes.prefix(voters).map(\.id)),
+            restartKeepsData: try registry.backend(named: config.storage.log).isPersistent)
         try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
         try FileSystem.createDirectory(cluster.logDirectory, sync: false)
         guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {
             throw BenchError.failed("cannot write the cluster config \(cluster.configPath)")
         }
         do {
-            for node in config.nodes { try await cluster.start(node.id) }
+            for id in cluster.voters { try await cluster.start(id) }
         } catch {
             await cluster.shutdown()
             throw error
@@ -144,6 +146,28 @@ final class ProcessCluster: BenchCluster {
     }
 
     func start(_ id: UInt64) async throws {
+        try await start(id, joining: false)
+    }
+
+    func startJoining(_ id: UInt64) async throws {
+        try await start(id, joining: true)
+    }
+
+    func addLearner(_ id: UInt64) async throws {
+        try await admin(leader: try await leader(), method: "POST", path: "/admin/learners/\(id)")
+    }
+
+    func removeNode(_ id: UInt64) async throws {
+        try await admin(leader: try await leader(), method: "DELETE", path: "/admin/members/\(id)")
+    }
+
+    private func admin(leader: any BenchNode, method: String, path: String) async throws {
+        guard let node = config.nodes.first(where: { $0.id == leader.id }) else { throw NodeError.noLeader }
+        let response = try await client.execute(SimpleHTTPRequest(method: method, path: path), to: node.httpAddress, timeout: .seconds(15))
+        guard response.status == 200 else { throw HTTPBenchNode.error(for: response, node: leader.id) }
+    }
+
+    private func start(_ id: UInt64, joining: Bool) async throws {
         if let existing = processes.withLock({ $0[id] }) {
             guard !existing.isRunning else { return }
             // It died on its own: forget it and start a new one.
@@ -161,7 +185,13 @@ final class ProcessCluster: BenchCluster {
         log.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
+        var arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
+        if joining {
+            arguments.append("--join")
+        } else if voters.count != config.nodes.count {
+            arguments += ["--voters", voters.map(String.init).joined(separator: ",")]
+        }
+        process.arguments = arguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -202,10 +232,10 @@ final class ProcessCluster: BenchCluster {
         }
     }
 
-    var restartKeepsData: Bool { persistent }
+    /// A memory log dies with its node process (a memory state store does
+    /// too, but a node with a disk log gets its state back from a snapshot).
+    let restartKeepsData: Bool
 
-    /// The stores live in the node processes; their sync counters are not exported.
-    var syncCount: UInt64? { nil }
 
     func bytesWritten() -> UInt64? {
         let pids = processes.withLock { $0.values.map(\.processIdentifier) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -39,6 +40,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "Run only this node of --config, over TCP to its peers.")
     var nodeID: UInt64?
 
+    @Option(help: "With --node-id: the voters a new cluster starts with, comma-separated ids (default: every node of --config); the other nodes can join later with --join.")
+    var voters: String?
+
+    @Flag(help: "With --node-id on an empty data directory: start as a new node that waits for the leader to add it (POST /admin/learners/N), instead of bootstrapping with every node of the config.")
+    var join = false
+
     @Flag(help: "Forward writes sent to a follower to the leader instead of redirecting the client.")
     var forwardWrites = false
 
@@ -49,6 +56,21 @@ struct ServerCommand: AsyncParsableCommand {
         if nodeID != nil, config == nil {
             throw ValidationError("--node-id needs --config: the other nodes' addresses come from it")
         }
+        if voters != nil, nodeID == nil {
+            throw ValidationError("--voters needs --node-id")
+        }
+        if let voters, parsedVoters(voters) == nil {
+            throw ValidationError("--voters takes comma-separated node ids, e.g. 1,2,3 (got '\(voters)')")
+        }
+        if join, nodeID == nil {
+            throw ValidationError("--join needs --node-id: only a node in a process of its own joins a running cluster")
+        }
+    }
+
+    private func parsedVoters(_ text: String) -> Set<UInt64>? {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let ids = parts.compactMap { UInt64($0) }
+        return !ids.isEmpty && ids.count == parts.count ? Set(ids) : nil
     }
 
     func run() async throws {
@@ -74,7 +96,8 @@ struct ServerCommand: AsyncParsableCommand {
         do {
             if let nodeID {
                 let node = try ClusterNode(
-                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster))
+                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster),
+                    initialVoters: join ? [] : voters.flatMap(parsedVoters))
                 try await node.start()
                 nodes = [node]
                 stopNodes = { await node.stop() }

@@ -4,6 +4,7 @@ import Raft
 import RaftRuntime
 import RaftLabBackends
 import StorageCore
+import SyncObserver
 
 /// One RaftLab node: the Raft engine, the NoSQL state machine, and the log and
 /// state stores its config names, behind the `NoSQLService` its clients use.
@@ -17,9 +18,14 @@ public final class ClusterNode: NoSQLService {
     public let raft: RaftNode
     public let logStore: any LogStore
     public let stateStore: any StateStore
+    /// When this node announced commits and applied entries (replication lag).
+    public let timeline: ReplicationTimeline
     private let config: ClusterConfig
     private let machine: NoSQLStateMachine
     private let metrics: NodeMetrics
+    /// Sync calls on this node's data directory, seen at the system call.
+    private let syncWatch: SyncWatch?
+    private let network: NodeTransport
 
     /// Opens the node's stores and its engine; `start()` begins taking part.
     ///
@@ -30,7 +36,7 @@ public final class ClusterNode: NoSQLService {
     public init(
         id: UInt64, config: ClusterConfig, transport: any Transport,
         registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
-        initialVoters: Set<UInt64>? = nil, applyObserver: ApplyObserver? = nil, logger: Logger? = nil
+        initialVoters: Set<UInt64>? = nil, logger: Logger? = nil
     ) throws {
         try config.validate(registry: registry)
         _ = try config.node(id)
@@ -38,9 +44,16 @@ public final class ClusterNode: NoSQLService {
         self.config = config
         limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
         machine = NoSQLStateMachine(limits: limits)
-        let stores = try registry.openStores(config.storage.storageConfig(forNode: id))
+        let storage = config.storage.storageConfig(forNode: id)
+        let stores = try registry.openStores(storage)
+        let timeline = ReplicationTimeline()
+        self.timeline = timeline
         logStore = stores.log
-        stateStore = stores.state
+        let state = ApplyTimingStateStore(stores.state, timeline: timeline)
+        stateStore = state
+        syncWatch = SyncWatch(directory: storage.dataDirectory)
+        let network = NodeTransport(transport, timeline: timeline)
+        self.network = network
         var options = RaftNodeOptions()
         options.tickInterval = .milliseconds(config.engine.tickMilliseconds)
         options.electionTicks = config.engine.electionTicks
@@ -57,8 +70,8 @@ public final class ClusterNode: NoSQLService {
                 id: id,
                 configuration: ClusterConfiguration(
                     voters: initialVoters ?? Set(config.nodes.map(\.id)), clusterID: config.bootstrapClusterID),
-                logStore: stores.log, stateStore: stores.state,
-                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver), transport: transport,
+                logStore: stores.log, stateStore: state,
+                stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
                 options: options, logger: logger)
         } catch {
             try? stores.log.close()
@@ -78,6 +91,23 @@ public final class ClusterNode: NoSQLService {
     public func stop() async {
         metrics.stopPolling()
         await raft.stop()
+        try? logStore.close()
+        try? stateStore.close()
+    }
+
+    /// Ends the node as a crash would (the benchmark's failover in one
+    /// process): it drops off the network at once, its engine halts, and its
+    /// stores are *not* closed, so nothing a backend buffers is flushed.
+    /// Requests in flight fail. `closeAfterCrash()` releases the stores'
+    /// files once nobody will reopen the directory in this process.
+    public func crash() async {
+        network.cut()
+        metrics.stopPolling()
+        await raft.stop()
+    }
+
+    /// Closes the stores of a crashed node, releasing their files and threads.
+    public func closeAfterCrash() {
         try? logStore.close()
         try? stateStore.close()
     }
@@ -140,7 +170,17 @@ public final class ClusterNode: NoSQLService {
             clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16))
     }
 
-    /// Syncs the stores have issued: the benchmark divides this by writes.
+    /// Adds node `id` as a learner (this node must lead); returns once the change is committed.
+    public func addLearner(_ id: UInt64) async throws {
+        do { try await raft.addLearner(id) } catch let error as RaftError { throw nodeError(error) }
+    }
+
+    /// Removes node `id` from the membership (this node must lead).
+    public func removeMember(_ id: UInt64) async throws {
+        do { try await raft.removeNode(id) } catch let error as RaftError { throw nodeError(error) }
+    }
+
+    /// Syncs the stores say they issued (their own counters).
     public var syncCount: UInt64 { logStore.syncCount + stateStore.syncCount }
 
     /// Maps engine errors to what a client can act on.
@@ -159,5 +199,15 @@ public final class ClusterNode: NoSQLService {
         case .protocolViolation(let why), .invalidArgument(let why), .invalidConfigurationChange(let why):
             return .internal(why)
         }
+    }
+}
+
+extension ClusterNode: NodeInstrumentation {
+    public func syncReport() -> NodeSyncReport {
+        NodeSyncReport(observed: SyncObserver.isActive ? syncWatch?.counts : nil, reported: syncCount)
+    }
+
+    public func timeline(after: UInt64) -> ReplicationTimeline.Page {
+        timeline.page(after: after)
     }
 }

@@ -16,22 +16,21 @@ public final class LocalCluster: Sendable {
     public let hub: InProcessHub
     private let registry: BackendRegistry
     private let seed: UInt64?
-    private let observer: (@Sendable (UInt64) -> ApplyObserver)?
     private let initialVoters: Set<UInt64>
     private let running = Mutex<[UInt64: ClusterNode]>([:])
+    /// Nodes ended by `crash(_:)`: their stores stay open until the cluster stops.
+    private let crashed = Mutex<[ClusterNode]>([])
 
     /// Opens and starts the first `voters` nodes in `config` (all by default);
-    /// the others can join later with `start(_:joining:)`. `observer` gives
-    /// each node id an apply observer (the benchmark's replication lag).
+    /// the others can join later with `start(_:joining:)`. Each node keeps a
+    /// `ReplicationTimeline` (the benchmark's replication lag).
     public init(
-        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil,
-        observer: (@Sendable (UInt64) -> ApplyObserver)? = nil
+        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil
     ) async throws {
         let bootstrap = config.nodes.prefix(voters ?? config.nodes.count).map(\.id)
         self.config = config
         self.registry = registry
         self.seed = seed
-        self.observer = observer
         initialVoters = Set(bootstrap)
         hub = InProcessHub()
         do {
@@ -56,7 +55,7 @@ public final class LocalCluster: Sendable {
         guard node(id) == nil else { return }
         let node = try ClusterNode(
             id: id, config: config, transport: hub.transport(for: id), registry: registry,
-            randomSeed: seed.map { $0 &+ id }, initialVoters: joining ? [] : initialVoters, applyObserver: observer?(id))
+            randomSeed: seed.map { $0 &+ id }, initialVoters: joining ? [] : initialVoters)
         try await node.start()
         running.withLock { $0[id] = node }
     }
@@ -67,8 +66,18 @@ public final class LocalCluster: Sendable {
         await node.stop()
     }
 
+    /// Ends node `id` as a crash would (see `ClusterNode.crash()`). Its data
+    /// directory stays, but in this process it cannot be started again
+    /// before the cluster stops: its stores are still open.
+    public func crash(_ id: UInt64) async {
+        guard let node = running.withLock({ $0.removeValue(forKey: id) }) else { return }
+        crashed.withLock { $0.append(node) }
+        await node.crash()
+    }
+
     public func stop() async {
         for id in running.withLock({ Array($0.keys) }) { await stop(id) }
+        for node in crashed.withLock({ list in defer { list = [] }; return list }) { node.closeAfterCrash() }
     }
 
     /// Waits until one running node is leader of the highest term seen.

@@ -12,7 +12,6 @@ import StorageCore
 /// of the first application (see `WriteSessions`).
 struct NoSQLRaftMachine: StateMachine {
     let machine: NoSQLStateMachine
-    let observer: ApplyObserver?
 
     func apply(_ entries: [LogEntry], to batch: inout WriteBatch, reading store: any StateStore) throws -> [[UInt8]] {
         // Reads during apply must see the writes of earlier entries in this batch.
@@ -49,14 +48,6 @@ struct NoSQLRaftMachine: StateMachine {
             case .delete(let key): batch.delete(key)
             }
         }
-        if let observer, let first = entries.first, let last = entries.last {
-            observer(first.index...last.index, ContinuousClock.now)
-        }
         return results
     }
 }
-
-/// Told which command indexes a node applied, and when: the benchmark's
-/// replication lag is a follower's time minus the leader's for the same index.
-/// It runs on the apply path, so it must be cheap.
-public typealias ApplyObserver = @Sendable (ClosedRange<UInt64>, ContinuousClock.Instant) -> Void

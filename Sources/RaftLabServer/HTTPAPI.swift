@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NoSQL
 import Prometheus
+import RaftLabHTTPClient
 import RaftLabNode
 
 /// How the HTTP layer behaves beyond the endpoints themselves.
@@ -50,6 +51,7 @@ public struct HTTPAPIOptions: Sendable {
 /// | DELETE | /tables/{table}/items | key, expected_version | | 200 `{"deleted_item",...}` |
 /// | POST | /tables/{table}/items/rollback | key, expected_version | | 200 item + index |
 /// | GET | /tables/{table}/query | partition_key(_type), sort_key_prefix, limit, continuation_token, consistency | | 200 page |
+/// | GET, POST, DELETE | /admin/... | (see `AdminRoutes`) | | when the service is a node |
 ///
 /// "key" is `partition_key` and `sort_key`; values are strings unless
 /// `partition_key_type=number` / `sort_key_type=number` says they are JSON
@@ -75,6 +77,8 @@ public func makeRouter<Service: NoSQLService>(
     router.add(middleware: HTTPMetricsMiddleware(factory: factory))
     router.add(middleware: JSONErrorMiddleware())
     NoSQLRoutes(service: service, registry: registry, options: options).register(on: router)
+    AdminRoutes(instruments: service as? any NodeInstrumentation, membership: service as? any NodeMembership)
+        .register(on: router)
     DynamoDBRoutes(
         handler: DynamoDBHandler(service: service, accessKeys: options.accessKeys),
         forwarder: LeaderForwarder(client: SimpleHTTPClient(userAgent: "raftlab-forwarder"), timeout: options.forwardTimeout)

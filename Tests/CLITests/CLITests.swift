@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NoSQL
 import RaftLabNode
+import RaftLabHTTPClient
 import RaftLabServer
 import RaftLabTestSupport
 import Testing
