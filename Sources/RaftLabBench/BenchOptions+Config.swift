@@ -174,6 +174,7 @@ extension BenchOptions {
         case "value_size", "value-size": valueSize = try int()
         case "max_duration", "max-duration": maxDuration = try double()
         case "workload", "workloads":
+            workloadsNamed = true
             switch value {
             case .string(let text): workloads = try Self.workloads(parsing: text)
             case .list(let items):

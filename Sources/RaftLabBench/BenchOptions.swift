@@ -47,6 +47,11 @@ public struct BenchOptions: Sendable, Hashable {
     public var valueSize = 100
     /// Workloads measured, each a section of the report.
     public var workloads: [BenchWorkload] = [.write, .a, .c]
+    /// Whether a flag or config named the workloads. When none did, a run
+    /// over TCP leaves out the read-only workload C: node processes are there
+    /// to measure what replication costs (lag, syncs, crash failover), which
+    /// a window without writes does not exercise, and its row would show n/a.
+    public var workloadsNamed = false
     /// Key choice for every workload; nil for each workload's YCSB default
     /// (write-only: uniform, D: latest, the others: zipfian).
     public var distribution: KeyDistribution? = nil

@@ -22,7 +22,9 @@ struct BenchCommand: AsyncParsableCommand {
             in the same run: one fdatasync, a quorum of three appenders on the same disk, a loopback round trip.
 
             The default is the default comparison: every backend, write-only runs and YCSB workloads A and C, \
-            1 and 64 clients, closed loop, each window at least 10 s and until the Raft log was compacted once.
+            1 and 64 clients, closed loop, each window at least 10 s and until the Raft log was compacted once. \
+            With --transport tcp and no --workload, the read-only workload C is left out (no writes: nothing \
+            replicated to measure).
 
             Writes report.json, report.md, latency.csv and SVG charts to --out \
             (default results/<date>-<label>/).
@@ -74,7 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Clients in flight, a comma-separated list (default 1,64). With --rate, the most requests in flight.")
     var concurrency: String?
 
-    @Option(help: "Workloads: write (write-only) and YCSB a-f, comma-separated, or all (default write,a,c).")
+    @Option(help: "Workloads: write (write-only) and YCSB a-f, comma-separated, or all (default write,a,c; over TCP write,a).")
     var workload: String?
 
     @Option(help: "Key choice: uniform, zipfian (θ 0.99), latest or sequential (default: each workload's YCSB default).")
@@ -166,7 +168,10 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if let maxDuration { options.maxDuration = maxDuration }
             if let concurrency { options.concurrency = try BenchOptions.concurrency(parsing: concurrency) }
-            if let workload { options.workloads = try BenchOptions.workloads(parsing: workload) }
+            if let workload {
+                options.workloads = try BenchOptions.workloads(parsing: workload)
+                options.workloadsNamed = true
+            }
             if let keys { options.distribution = try BenchOptions.distribution(parsing: keys) }
             if let distribution { options.distribution = try BenchOptions.distribution(parsing: distribution) }
             if let records { options.records = records }
@@ -190,6 +195,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 options.transport = kind
             }
+            if options.transport == .tcp, !options.workloadsNamed { options.workloads.removeAll { $0 == .c } }
             if let out { options.outputDirectory = out }
             if let label { options.label = label }
             try options.validate(registry: .standard)
