@@ -15,6 +15,7 @@
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
+//   Linearizability  a linearizability checker for histories of versioned registers (pure)
 //   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
@@ -108,6 +109,9 @@ let package = Package(
             "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL", "RaftLabServer",
         ]),
 
+        // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
+        .target(name: "Linearizability"),
+
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
             "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
@@ -153,6 +157,7 @@ let package = Package(
         ]),
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
