@@ -6,6 +6,7 @@ import Metrics
 import NoSQL
 import Prometheus
 import RaftLabNode
+import RaftTCPTransport
 
 /// How the HTTP layer behaves beyond the endpoints themselves.
 public struct HTTPAPIOptions: Sendable {
@@ -19,11 +20,26 @@ public struct HTTPAPIOptions: Sendable {
     /// Largest request body; nil for twice the node's `maxItemBytes` plus 64 KiB
     /// (room for an item at the limit written with whitespace).
     public var maxBodyBytes: Int?
+    /// The node's injectable network faults, served at `/admin/faults`; nil
+    /// (the default) refuses fault injection there with 403.
+    public var networkFaults: NetworkFaults?
+    /// A deliberately broken node, for showing that `raftlab chaos` catches
+    /// stale reads: `consistency=strong` reads are served from local state
+    /// without a ReadIndex round. Never set outside that test.
+    public var unsafeStrongReadsWithoutReadIndex = false
+    /// Served at `POST /admin/power-cut` on a node started with
+    /// `--power-cut-model`: saves what the node's stores made durable and
+    /// ends the process at once. Nil (the default) refuses with 403.
+    public var powerCut: (@Sendable () throws -> Void)?
 
-    public init(forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil) {
+    public init(
+        forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil,
+        networkFaults: NetworkFaults? = nil
+    ) {
         self.forwardWritesToLeader = forwardWritesToLeader
         self.forwardTimeout = forwardTimeout
         self.maxBodyBytes = maxBodyBytes
+        self.networkFaults = networkFaults
     }
 }
 
@@ -42,6 +58,7 @@ public struct HTTPAPIOptions: Sendable {
 /// | DELETE | /tables/{table}/items | key, expected_version | | 200 `{"deleted_item",...}` |
 /// | POST | /tables/{table}/items/rollback | key, expected_version | | 200 item + index |
 /// | GET | /tables/{table}/query | partition_key(_type), sort_key_prefix, limit, continuation_token, consistency | | 200 page |
+/// | GET, PUT, DELETE | /admin/faults, /admin/state-digest | (see `ChaosRoutes`) | | |
 ///
 /// "key" is `partition_key` and `sort_key`; values are strings unless
 /// `partition_key_type=number` / `sort_key_type=number` says they are JSON
@@ -64,6 +81,7 @@ public func makeRouter<Service: NoSQLService>(
     router.add(middleware: HTTPMetricsMiddleware(factory: factory))
     router.add(middleware: JSONErrorMiddleware())
     NoSQLRoutes(service: service, registry: registry, options: options).register(on: router)
+    ChaosRoutes(service: service, faults: options.networkFaults, powerCut: options.powerCut).register(on: router)
     return router
 }
 
@@ -143,6 +161,12 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
         router.get("/tables/{table}/query") { request, context in try await query(request, table(context)) }
     }
 
+    /// The consistency a read is served at: as asked, except on the
+    /// deliberately broken test node, which skips ReadIndex.
+    private func served(_ asked: ReadConsistency) -> ReadConsistency {
+        options.unsafeStrongReadsWithoutReadIndex ? .local : asked
+    }
+
     private func table(_ context: BasicRequestContext) -> String {
         context.parameters.get("table") ?? ""
     }
@@ -166,7 +190,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     // MARK: Tables
 
     func listTables(_ request: Request) async throws -> Response {
-        let consistency = try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency()
+        let consistency = served(try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency())
         let tables = try await service.read(consistency) { machine, store in try machine.listTables(in: store) }
         return jsonResponse(.object(from: [("tables", .array(tables.map { .object(from: APIDocuments.table($0)) }))]))
     }
@@ -178,7 +202,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     }
 
     func describeTable(_ request: Request, _ name: String) async throws -> Response {
-        let consistency = try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency()
+        let consistency = served(try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency())
         let info = try await service.read(consistency) { machine, store in try machine.describeTable(name, in: store) }
         return jsonResponse(.object(from: APIDocuments.table(info)))
     }
@@ -203,7 +227,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     func getItem(_ request: Request, _ table: String) async throws -> Response {
         let parameters = try QueryParameters(request.uri.query, allowed: QueryNames.getItem)
         let key = try parameters.itemKey()
-        let stored = try await service.read(try parameters.consistency()) { machine, store in
+        let stored = try await service.read(served(try parameters.consistency())) { machine, store in
             try machine.getItem(table: table, key: key, in: store)
         }
         return jsonResponse(.object(from: [("table", .string(table))] + APIDocuments.item(stored)))
@@ -232,7 +256,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
             table: table, partitionKey: partition, sortKeyPrefix: parameters["sort_key_prefix"],
             limit: try parameters.int("limit") ?? 100,
             continuationToken: parameters["continuation_token"].flatMap { $0.isEmpty ? nil : $0 })
-        let page = try await service.read(try parameters.consistency()) { machine, store in
+        let page = try await service.read(served(try parameters.consistency())) { machine, store in
             try machine.query(query, in: store)
         }
         return jsonResponse(APIDocuments.query(table: table, page))
