@@ -16,6 +16,7 @@
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   Linearizability  a linearizability checker for histories of versioned registers (pure)
+//   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
 //   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
@@ -111,11 +112,14 @@ let package = Package(
 
         // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
         .target(name: "Linearizability"),
+        .target(name: "RaftLabChaos", dependencies: [
+            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabServer", "RaftLabReport", "StorageCore", "NoSQL",
+        ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
             "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
-            "RaftTCPTransport", "StorageFaults",
+            "RaftLabChaos", "RaftTCPTransport", "StorageFaults",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -159,6 +163,7 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
