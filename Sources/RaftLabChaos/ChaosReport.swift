@@ -278,7 +278,7 @@ public struct ChaosReport: Sendable {
             let latency = window.latency
             func ms(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "–" }
             lines.append(
-                "| \(window.label) | \(fault.map { String(format: "%.1f", $0.start) } ?? "–") | \(fault?.end.map { String(format: "%.1f", $0) } ?? "–") | \(fault?.recovered.map { String(format: "%.1f", $0) } ?? (fault == nil ? "–" : "never")) | \(c.total) | \(c.ok) | \(c.fail) | \(c.info) | \(String(format: "%.1f", c.availability * 100)) % | \(ms(latency?.p50)) | \(ms(latency?.p99)) | \(ms(latency?.max)) |")
+                "| \(window.label.replacingOccurrences(of: "|", with: "\\|")) | \(fault.map { String(format: "%.1f", $0.start) } ?? "–") | \(fault?.end.map { String(format: "%.1f", $0) } ?? "–") | \(fault?.recovered.map { String(format: "%.1f", $0) } ?? (fault == nil ? "–" : "never")) | \(c.total) | \(c.ok) | \(c.fail) | \(c.info) | \(String(format: "%.1f", c.availability * 100)) % | \(ms(latency?.p50)) | \(ms(latency?.p99)) | \(ms(latency?.max)) |")
         }
         let restarts = faults.filter { $0.kind == .kill || $0.kind == .powerCut }
         if !restarts.isEmpty { lines.append("") }
