@@ -96,3 +96,54 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Pairs of `valueSize` bytes in key order, then an error after `failAfter`
+/// of them (nil: no error): a snapshot arriving from a leader that breaks off.
+struct LargeSource: KeyValueSource {
+    struct BrokeOff: Error {}
+    let count: Int
+    let valueSize: Int
+    let failAfter: Int?
+    private var produced = 0
+
+    init(count: Int, valueSize: Int, failAfter: Int? = nil) {
+        self.count = count
+        self.valueSize = valueSize
+        self.failAfter = failAfter
+    }
+
+    mutating func next() throws -> KeyValue? {
+        if let failAfter, produced == failAfter { throw BrokeOff() }
+        guard produced < count else { return nil }
+        defer { produced += 1 }
+        return KeyValue(key: bytes(String(format: "big/%08d", produced)), value: Array(repeating: UInt8(produced & 0xFF), count: valueSize))
+    }
+}
+
+/// A restore larger than one engine transaction or batch that breaks off
+/// midway leaves the old state, before and after a reopen; a complete one
+/// then replaces it. (The LMDB and LevelDB state stores restore through a
+/// second generation in bounded steps.)
+func checkLargeRestore(open: () throws -> any StateStore) throws {
+    do {
+        let store = try open()
+        var batch = WriteBatch()
+        batch.put(bytes("old"), bytes("state"))
+        try store.apply(batch, through: AppliedPosition(index: 5, term: 1))
+        var breaking = LargeSource(count: 400, valueSize: 64 << 10, failAfter: 350)  // ~22 MiB before the break
+        #expect(throws: LargeSource.BrokeOff.self) { try store.restore(from: &breaking, position: AppliedPosition(index: 90, term: 2)) }
+        #expect(try store.get(bytes("old")) == bytes("state"))
+        #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
+        #expect(try store.scan(prefix: bytes("big/")).isEmpty)
+        try store.close()
+    }
+    let store = try open()
+    defer { try? store.close() }
+    #expect(try store.get(bytes("old")) == bytes("state"))
+    #expect(try store.scan(prefix: bytes("big/"), limit: 1).isEmpty)
+    var complete = LargeSource(count: 400, valueSize: 64 << 10)
+    try store.restore(from: &complete, position: AppliedPosition(index: 90, term: 2))
+    #expect(try store.get(bytes("old")) == nil)
+    #expect(try store.scan(prefix: bytes("big/")).count == 400)
+    #expect(try store.appliedPosition() == AppliedPosition(index: 90, term: 2))
+}
