@@ -136,7 +136,11 @@ public struct ChaosRunner: Sendable {
         let recorder = HistoryRecorder()
         let nemesis = Nemesis(
             cluster: cluster, requests: requests, recorder: recorder, leaderHint: leader, kinds: options.faults,
-            interval: options.faultInterval, seed: options.seed, progress: { say($0) })
+            interval: options.faultInterval, seed: options.seed,
+            volatileStores: [options.logBackend, options.stateBackend].contains {
+                (try? registry.backend(named: $0).isPersistent) == false
+            },
+            progress: { say($0) })
         let keys = (0..<options.keys).map { "k\($0)" }
         let runID = "r\(options.seed)-\(UInt32.random(in: 0...UInt32.max))"
         let budget = OperationBudget(options.maxOperations)

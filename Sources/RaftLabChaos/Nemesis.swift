@@ -42,6 +42,8 @@ final class Nemesis: Sendable {
     let kinds: [FaultKind]
     let interval: Duration
     let progress: @Sendable (String) -> Void
+    /// Whether a killed node loses its stores (the memory backend) and must catch up from the leader.
+    let volatileStores: Bool
     private let state: Mutex<State>
 
     private struct State {
@@ -55,8 +57,10 @@ final class Nemesis: Sendable {
 
     init(
         cluster: ProcessCluster, requests: NodeRequests, recorder: HistoryRecorder, leaderHint: LeaderHint,
-        kinds: [FaultKind], interval: Double, seed: UInt64, progress: @escaping @Sendable (String) -> Void
+        kinds: [FaultKind], interval: Double, seed: UInt64, volatileStores: Bool,
+        progress: @escaping @Sendable (String) -> Void
     ) {
+        self.volatileStores = volatileStores
         self.cluster = cluster
         self.requests = requests
         self.recorder = recorder
@@ -115,9 +119,13 @@ final class Nemesis: Sendable {
             save(record, at: slot)
             let rejoined = await waitHealthy(timeout: .seconds(60))
             if let status = await requests.status(of: target) {
-                record.detail += status.firstIndex > 1
-                    ? "; restarted, log now starts at \(status.firstIndex) (caught up through a snapshot)"
-                    : "; restarted, caught up from the log"
+                if !volatileStores {
+                    record.detail += "; restarted from its data directory, log starts at \(status.firstIndex)"
+                } else if status.firstIndex > 1 {
+                    record.detail += "; restarted empty, caught up through the leader's snapshot (log now starts at \(status.firstIndex))"
+                } else {
+                    record.detail += "; restarted empty, caught up from the leader's log (not yet compacted)"
+                }
             }
             record.recovered = rejoined ? seconds() : nil
             save(record, at: slot)
