@@ -64,13 +64,30 @@ enum CounterexampleShrinker {
         return Shrunk(operations: current, isMinimal: isMinimal)
     }
 
-    /// Whether `dropped` may leave `history`: no remaining operation observed a value one of them wrote.
+    /// Whether `dropped` may leave `history`: no remaining operation depends
+    /// on a write among them, by observing its value or by a compare-and-set
+    /// that succeeded (or may have) on its version. Dropping such a write
+    /// would leave a sub-history that fails for a reason of its own (a read
+    /// of a value never written, a compare-and-set on a version that never
+    /// existed) instead of the violation being shown.
     private static func removable(_ dropped: [RegisterOperation], from history: [RegisterOperation]) -> Bool {
         let droppedIDs = Set(dropped.map(\.id))
         let written = Set(dropped.compactMap(\.call.writtenValue))
         guard !written.isEmpty else { return true }
+        var versions: Set<UInt64> = []
+        for operation in dropped {
+            if case .written(let version) = operation.result, operation.call.writtenValue != nil { versions.insert(version) }
+        }
+        for operation in history {
+            if let (value, version) = operation.observedValue, written.contains(value) { versions.insert(version) }
+        }
         return !history.contains { operation in
-            !droppedIDs.contains(operation.id) && operation.observedValue.map { written.contains($0.value) } == true
+            guard !droppedIDs.contains(operation.id) else { return false }
+            if operation.observedValue.map({ written.contains($0.value) }) == true { return true }
+            if case .compareAndSet(let expected, _) = operation.call, expected != 0, operation.result != .conflict {
+                return versions.contains(expected)
+            }
+            return false
         }
     }
 }

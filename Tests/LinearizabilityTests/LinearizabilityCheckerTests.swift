@@ -45,6 +45,10 @@ private func verdict(_ history: HistoryBuilder, limit: Duration = .seconds(120))
         h.add(2, .compareAndSet(expected: 1, value: "c"), .written(version: 8), 30, 35)
         let result = try await verdict(h)
         #expect(result.verdict == .notLinearizable)
+        // The counterexample keeps the write both swaps expected: without it
+        // either swap alone would "fail" on a version that never existed.
+        let example = try #require(result.keys.first?.counterexample)
+        #expect(Set(example.map(\.id)) == [0, 3, 4])
     }
 
     @Test func concurrentCompareAndSetsCannotBothWin() async throws {
