@@ -24,7 +24,8 @@ struct ServerCommand: AsyncParsableCommand {
             localhost:8100, 8101 and 8102, the memory backend.
 
             --config FILE reads a TOML cluster config: [storage] names the log and state backends \
-            (memory, flatfile, lmdb, leveldb), sync and data_dir; [[nodes]] lists ids, raft_addr and \
+            (memory, flatfile, lmdb, leveldb, rocksdb, sqlite; wal for the log only), sync and data_dir; \
+            [[nodes]] lists ids, raft_addr and \
             http_addr. See examples/cluster.toml. Swap the storage engine by editing `log` and `state`.
 
             --node-id N with --config runs only node N, talking to its peers over TCP, so a cluster \
@@ -94,7 +95,8 @@ struct ServerCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let faults = allowFaultInjection ? NetworkFaults() : nil
         var options = HTTPAPIOptions(
-            forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024, networkFaults: faults)
+            forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024,
+            accessKeys: cluster.auth.accessKeys, networkFaults: faults)
         options.unsafeStrongReadsWithoutReadIndex = unsafeStrongReadsWithoutReadIndex
         if allowFaultInjection {
             logger.warning("fault injection is enabled: this node drops Raft messages as /admin/faults tells it")

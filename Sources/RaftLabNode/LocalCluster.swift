@@ -72,7 +72,7 @@ public final class LocalCluster: Sendable {
     }
 
     /// Waits until one running node is leader of the highest term seen.
-    public func leader(within timeout: Duration = .seconds(10)) async throws -> ClusterNode {
+    public func leader(within timeout: Duration = .seconds(30)) async throws -> ClusterNode {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var best: (term: UInt64, node: ClusterNode)?

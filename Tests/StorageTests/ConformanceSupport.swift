@@ -13,6 +13,14 @@ struct BackendUnderTest: Sendable, CustomTestStringConvertible, CustomStringConv
 
     static let all = BackendRegistry.standard.names.map(BackendUnderTest.init)
     static let persistent = all.filter { (try? BackendRegistry.standard.backend(named: $0.name).isPersistent) == true }
+    /// The backends that provide each kind of store: the kit runs every
+    /// registered backend for each kind it provides.
+    static let logStores = BackendRegistry.standard.names(providing: .log).map(BackendUnderTest.init)
+    static let stateStores = BackendRegistry.standard.names(providing: .state).map(BackendUnderTest.init)
+
+    func provides(_ kind: StoreKind) -> Bool {
+        (try? backend.kinds.contains(kind)) == true
+    }
 
     var backend: any StorageBackend {
         get throws { try BackendRegistry.standard.backend(named: name) }
@@ -37,14 +45,38 @@ struct StateStoreUnderTest: Sendable, CustomTestStringConvertible, CustomStringC
     var description: String { "\(backend.name)/\(mode)" }
     var testDescription: String { description }
 
-    static let all = BackendUnderTest.all.flatMap { backend in
+    static let all = BackendUnderTest.stateStores.flatMap { backend in
         StateSyncMode.allCases.map { StateStoreUnderTest(backend: backend, mode: $0) }
     }
-    static let persistent = all.filter { BackendUnderTest.persistent.map(\.name).contains($0.backend.name) }
 
     func openState(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any StateStore {
         try backend.openState(directory, sync: sync, settings: settings, stateSync: mode)
     }
+}
+
+/// A node's two stores for the crash tests, in one `StateSyncMode`: every
+/// persistent backend, as both stores when it provides both, else paired with
+/// the first persistent backend (by name) that provides the other kind
+/// ("wal/flatfile/checkpoint").
+struct StorePairUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let log: String
+    let state: String
+    let mode: StateSyncMode
+    var description: String { (log == state ? log : "\(log)/\(state)") + "/\(mode)" }
+    var testDescription: String { description }
+
+    static let persistent: [StorePairUnderTest] = BackendUnderTest.persistent.flatMap { backend in
+        func partner(_ kind: StoreKind) -> String? {
+            BackendUnderTest.persistent.first { $0.provides(kind) && $0.provides(.log) && $0.provides(.state) }?.name
+        }
+        let log = backend.provides(.log) ? backend.name : partner(.log)
+        let state = backend.provides(.state) ? backend.name : partner(.state)
+        guard let log, let state else { return [StorePairUnderTest]() }
+        return StateSyncMode.allCases.map { StorePairUnderTest(log: log, state: state, mode: $0) }
+    }
+
+    /// The pair as the probe takes it on its command line.
+    var probeArgument: String { "\(log)/\(state)" }
 }
 
 /// A fresh directory path for one test; removed (and forgotten by the memory
