@@ -21,6 +21,8 @@
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
+//   Linearizability  a linearizability checker for histories of versioned registers (pure)
+//   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
 //   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
@@ -113,7 +115,7 @@ let package = Package(
 
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI",
+            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI", "RaftTCPTransport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -136,10 +138,16 @@ let package = Package(
             "RaftLabHTTPClient", "SyncObserver",
         ]),
 
+        // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
+        .target(name: "Linearizability"),
+        .target(name: "RaftLabChaos", dependencies: [
+            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient",
+        ]),
+
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
             "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
-            "RaftLabBackends", "NoSQL",
+            "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftTCPTransport", "StorageFaults",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -186,6 +194,8 @@ let package = Package(
         // A backend with sync switched off must show zero observed syncs: the counter can fail.
         .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient"]),
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [

@@ -20,12 +20,16 @@ import Darwin
 /// `<data dir>/logs/node-N.log`, whose tail is quoted when a node fails to
 /// come up. Every wait is bounded, and every process is ended on every path:
 /// `shutdown()` (SIGTERM, then SIGKILL after a grace period), and
-/// `ChildProcesses` if the benchmark itself is interrupted.
-final class ProcessCluster: BenchCluster {
-    let config: ClusterConfig
-    let configPath: String
-    let executable: String
-    private let logDirectory: String
+/// `ChildProcesses` if the benchmark itself is interrupted. Every node is
+/// also told to exit should this process vanish without stopping it
+/// (`RAFTLAB_PARENT_PID`). `raftlab chaos` drives the same clusters.
+public final class ProcessCluster: BenchCluster {
+    public let config: ClusterConfig
+    public let configPath: String
+    public let executable: String
+    public let logDirectory: String
+    /// Passed to every `raftlab server` after the node's own arguments.
+    private let extraArguments: [String]
     private let client = SimpleHTTPClient(userAgent: "raftlab-bench")
     /// Guards the table of running processes. `Process` is only touched
     /// through this lock or after being taken out of it.
@@ -39,9 +43,12 @@ final class ProcessCluster: BenchCluster {
     /// The nodes a new cluster starts with as voters; the others join.
     let voters: [UInt64]
 
-    private init(config: ClusterConfig, executable: String, voters: [UInt64], restartKeepsData: Bool) {
+    private init(
+        config: ClusterConfig, executable: String, voters: [UInt64], restartKeepsData: Bool, extraArguments: [String]
+    ) {
         self.voters = voters
         self.restartKeepsData = restartKeepsData
+        self.extraArguments = extraArguments
         self.config = config
         self.executable = executable
         configPath = config.storage.dataDirectory + "/cluster.toml"
@@ -50,9 +57,12 @@ final class ProcessCluster: BenchCluster {
 
     /// Gives every node of `config` free loopback ports, writes the config
     /// to the data directory and starts every node; returns once each
-    /// answers `GET /status`.
-    static func launch(
-        config base: ClusterConfig, voters: Int, executable: String, registry: BackendRegistry
+    /// answers `GET /status`. The first `voters` nodes (all when nil) start
+    /// as the cluster's voters, the others join later. `extraArguments` go to
+    /// every node's `raftlab server`.
+    public static func launch(
+        config base: ClusterConfig, voters: Int? = nil, executable: String, registry: BackendRegistry,
+        extraArguments: [String] = []
     ) async throws -> ProcessCluster {
         var config = base
         let ports = try FreePorts.pick(config.nodes.count * 2)
@@ -62,8 +72,9 @@ final class ProcessCluster: BenchCluster {
         }
         try config.validate(registry: registry)
         let cluster = ProcessCluster(
-            config: config, executable: executable, voters: Array(config.nodes.prefix(voters).map(\.id)),
-            restartKeepsData: try registry.backend(named: config.storage.log).isPersistent)
+            config: config, executable: executable,
+            voters: Array(config.nodes.prefix(voters ?? config.nodes.count).map(\.id)),
+            restartKeepsData: try registry.backend(named: config.storage.log).isPersistent, extraArguments: extraArguments)
         try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
         try FileSystem.createDirectory(cluster.logDirectory, sync: false)
         guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {
@@ -79,7 +90,7 @@ final class ProcessCluster: BenchCluster {
     }
 
     /// The raftlab binary to spawn: this process's own executable.
-    static func ownExecutable() -> String {
+    public static func ownExecutable() -> String {
         if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
         let argument = CommandLine.arguments[0]
         if argument.hasPrefix("/") { return argument }
@@ -127,7 +138,7 @@ final class ProcessCluster: BenchCluster {
         throw NodeError.noLeader
     }
 
-    func stop(_ id: UInt64) async throws {
+    public func stop(_ id: UInt64) async throws {
         guard let process = take(id) else { return }
         process.terminate()
         if await !waitForExit(process, within: Self.stopGrace) {
@@ -137,7 +148,7 @@ final class ProcessCluster: BenchCluster {
         ChildProcesses.shared.unregister(process.processIdentifier)
     }
 
-    func crash(_ id: UInt64) async throws {
+    public func crash(_ id: UInt64) async throws {
         guard let process = take(id) else { return }
         kill(process.processIdentifier, SIGKILL)
         let ended = await waitForExit(process, within: .seconds(10))
@@ -145,7 +156,7 @@ final class ProcessCluster: BenchCluster {
         guard ended else { throw BenchError.failed("node \(id) (pid \(process.processIdentifier)) survived SIGKILL for 10 s") }
     }
 
-    func start(_ id: UInt64) async throws {
+    public func start(_ id: UInt64) async throws {
         try await start(id, joining: false)
     }
 
@@ -191,7 +202,10 @@ final class ProcessCluster: BenchCluster {
         } else if voters.count != config.nodes.count {
             arguments += ["--voters", voters.map(String.init).joined(separator: ",")]
         }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["RAFTLAB_PARENT_PID"] = String(getpid())
+        process.environment = environment
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -225,7 +239,7 @@ final class ProcessCluster: BenchCluster {
         }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         let ids = processes.withLock { Array($0.keys) }
         await withTaskGroup(of: Void.self) { group in
             for id in ids { group.addTask { try? await self.stop(id) } }
@@ -251,7 +265,7 @@ final class ProcessCluster: BenchCluster {
         config.nodes.map { config.storage.storageConfig(forNode: $0.id).dataDirectory }
     }
 
-    var failureReport: String? {
+    public var failureReport: String? {
         let dead = processes.withLock { table in
             table.filter { !$0.value.isRunning }.map { (id: $0.key, status: $0.value.terminationStatus) }
         }
@@ -259,6 +273,20 @@ final class ProcessCluster: BenchCluster {
         return dead.sorted { $0.id < $1.id }.map { node in
             "node \(node.id) exited with status \(node.status); its log ends:\n\(logTail("\(logDirectory)/node-\(node.id).log"))"
         }.joined(separator: "\n")
+    }
+
+    // MARK: Signals
+
+    /// Whether node `id` has a process that is running (a stopped one counts).
+    public func isRunning(_ id: UInt64) -> Bool {
+        processes.withLock { $0[id]?.isRunning ?? false }
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT...) to node `id`'s process; false if it has none.
+    @discardableResult
+    public func send(signal number: Int32, to id: UInt64) -> Bool {
+        guard let process = processes.withLock({ $0[id] }), process.isRunning else { return false }
+        return kill(process.processIdentifier, number) == 0
     }
 
     // MARK: Internals

@@ -6,8 +6,14 @@ import Prometheus
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
+import RaftTCPTransport
 import ServiceLifecycle
 import StorageCore
+import StorageFaults
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,6 +55,17 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Forward writes sent to a follower to the leader instead of redirecting the client.")
     var forwardWrites = false
 
+    @Flag(help: "With --node-id: accept network fault rules at /admin/faults (drop messages to or from peers). For fault-injection tests such as `raftlab chaos`; never needed in normal operation.")
+    var allowFaultInjection = false
+
+    @Flag(help: "With --allow-fault-injection and the memory backend: model a disk under the stores, so that POST /admin/power-cut loses exactly what was never synced (state applied since the last checkpoint) and the next start finds the rest.")
+    var powerCutModel = false
+
+    @Flag(help: ArgumentHelp(
+        "Deliberately broken, for testing the chaos checker: serve consistency=strong reads from local state without ReadIndex.",
+        visibility: .hidden))
+    var unsafeStrongReadsWithoutReadIndex = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -64,6 +81,12 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if join, nodeID == nil {
             throw ValidationError("--join needs --node-id: only a node in a process of its own joins a running cluster")
+        }
+        if allowFaultInjection, nodeID == nil {
+            throw ValidationError("--allow-fault-injection needs --node-id: faults are injected into a node's TCP transport")
+        }
+        if powerCutModel, !allowFaultInjection {
+            throw ValidationError("--power-cut-model needs --allow-fault-injection: a power cut is a fault")
         }
     }
 
@@ -81,23 +104,48 @@ struct ServerCommand: AsyncParsableCommand {
             cluster = try config.map { try ClusterConfig.load(path: $0) } ?? .standard
             try cluster.validate(registry: .standard)
             if let nodeID { _ = try cluster.node(nodeID) }
+            if powerCutModel, cluster.storage.log != "memory" || cluster.storage.state != "memory" {
+                throw ConfigError.invalid(
+                    "--power-cut-model models the disk of the memory backend only; this config uses log \(cluster.storage.log), state \(cluster.storage.state)")
+            }
         } catch let error as ConfigError {
             throw exitWithMessage(error.description, code: 64)
         }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let options = HTTPAPIOptions(
+        let faults = allowFaultInjection ? NetworkFaults() : nil
+        var options = HTTPAPIOptions(
             forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024,
-            accessKeys: cluster.auth.accessKeys)
+            accessKeys: cluster.auth.accessKeys, networkFaults: faults)
+        options.unsafeStrongReadsWithoutReadIndex = unsafeStrongReadsWithoutReadIndex
+        if allowFaultInjection {
+            logger.warning("fault injection is enabled: this node drops Raft messages as /admin/faults tells it")
+        }
+        if unsafeStrongReadsWithoutReadIndex {
+            logger.warning("DELIBERATELY BROKEN: strong reads are served locally without ReadIndex; reads may be stale")
+        }
+        ParentWatch.startIfAsked()
+        var backends = BackendRegistry.standard
+        if powerCutModel, let nodeID {
+            let backend = PowerCutVolatileBackend(
+                inner: try backends.backend(named: "memory"),
+                imagePath: cluster.storage.storageConfig(forNode: nodeID).dataDirectory + "/power-cut-image")
+            backends.register(backend)
+            options.powerCut = {
+                try backend.saveDurableImage()
+                FileHandle.standardError.write(Data("raftlab server: power cut: durable state saved; exiting\n".utf8))
+                _exit(137)
+            }
+        }
 
         let nodes: [ClusterNode]
         let stopNodes: @Sendable () async -> Void
         do {
             if let nodeID {
                 let node = try ClusterNode(
-                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster),
-                    initialVoters: join ? [] : voters.flatMap(parsedVoters))
+                    id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster, faults: faults),
+                    registry: backends, initialVoters: join ? [] : voters.flatMap(parsedVoters))
                 try await node.start()
                 nodes = [node]
                 stopNodes = { await node.stop() }
@@ -153,5 +201,23 @@ func bootstrapLogging(level: Logger.Level) {
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
+    }
+}
+
+/// A node process started by another `raftlab` process (a benchmark or a
+/// chaos run) exits when that process is gone, even if it died without
+/// stopping its children (a crash, SIGKILL): the parent sets
+/// `RAFTLAB_PARENT_PID` to its pid, and the node checks once a second that
+/// it is still its parent.
+enum ParentWatch {
+    static let variable = "RAFTLAB_PARENT_PID"
+
+    static func startIfAsked() {
+        guard let text = ProcessInfo.processInfo.environment[variable], let parent = Int32(text) else { return }
+        Thread.detachNewThread {
+            while getppid() == parent { Thread.sleep(forTimeInterval: 1) }
+            FileHandle.standardError.write(Data("raftlab server: parent process \(parent) is gone; exiting\n".utf8))
+            _exit(70)
+        }
     }
 }

@@ -3,6 +3,6 @@ import ArgumentParser
 extension RaftLabCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let all: [any ParsableCommand.Type] = [
-        ServerCommand.self, BenchCommand.self, ReportCommand.self,
+        ServerCommand.self, BenchCommand.self, ReportCommand.self, ChaosCommand.self,
     ] + clientCommands
 }

@@ -99,7 +99,9 @@ public final class LocalCluster: Sendable {
 extension ClusterNode {
     /// A TCP transport for node `id` of `config`: it listens on the node's
     /// raft_addr and knows every peer's.
-    public static func tcpTransport(for id: UInt64, config: ClusterConfig, logger: Logger? = nil) throws -> TCPTransport {
+    public static func tcpTransport(
+        for id: UInt64, config: ClusterConfig, logger: Logger? = nil, faults: NetworkFaults? = nil
+    ) throws -> TCPTransport {
         let me = try config.node(id)
         var peers: [NodeID: PeerAddress] = [:]
         for node in config.nodes where node.id != id {
@@ -107,6 +109,6 @@ extension ClusterNode {
         }
         return TCPTransport(
             nodeID: id, listenAddress: PeerAddress(host: me.raftAddress.host, port: me.raftAddress.port),
-            peers: peers, logger: logger ?? Logger(label: "raftlab.transport.node\(id)"))
+            peers: peers, logger: logger ?? Logger(label: "raftlab.transport.node\(id)"), faults: faults)
     }
 }
