@@ -4,5 +4,5 @@ extension RaftLabCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let all: [any ParsableCommand.Type] = [
         ServerCommand.self, BenchCommand.self, ReportCommand.self,
-    ] + clientCommands
+    ] + clientCommands + operationCommands
 }
