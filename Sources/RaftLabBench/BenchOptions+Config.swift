@@ -81,6 +81,7 @@ extension BenchOptions {
         case "repetitions": repetitions = try int()
         case "seed": seed = UInt64(try int())
         case "recovery_entries", "recovery-entries": recoveryEntries = try int()
+        case "migrate_to", "migrate-to": migrateTo = try BenchOptions.migrationTarget(parsing: try string())
         case "transport":
             guard let transport = BenchTransport(rawValue: try string()) else {
                 throw BenchError.invalidOption("[bench] transport must be inprocess or tcp")

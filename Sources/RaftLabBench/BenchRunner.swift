@@ -222,7 +222,11 @@ extension RecoveryTimes {
         }
         return RecoveryTimes(
             entries: runs.first?.entries, restartUs: middle(runs.map(\.restartUs)), catchUpUs: middle(runs.map(\.catchUpUs)),
-            snapshotInstallUs: middle(runs.map(\.snapshotInstallUs)), failoverUs: middle(runs.map(\.failoverUs)))
+            snapshotInstallUs: middle(runs.map(\.snapshotInstallUs)), failoverUs: middle(runs.map(\.failoverUs)),
+            migration: {
+                let swaps = runs.compactMap(\.migration).sorted { $0.totalUs < $1.totalUs }
+                return swaps.isEmpty ? nil : swaps[swaps.count / 2]
+            }())
     }
 }
 

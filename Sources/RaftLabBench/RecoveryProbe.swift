@@ -8,7 +8,9 @@ import StorageCore
 /// (a) restart of a follower from its data directory after N entries,
 /// (b) catch-up of a follower that was down while N writes happened,
 /// (c) a new, empty node catching up through InstallSnapshot,
-/// (d) leader failover: leader stopped until the next committed write.
+/// (d) leader failover: leader stopped until the next committed write,
+/// (e) with `--migrate-to`, a live swap of every node's engine under load
+/// (in process only; see `MigrationProbe`).
 ///
 /// Over TCP a follower is stopped with SIGTERM and started as a new process
 /// (restart and catch-up include the process start), the leader is ended
@@ -47,6 +49,9 @@ struct RecoveryProbe: Sendable {
                 }
                 if let members = cluster as? any MembershipControl {
                     times.snapshotInstallUs = try await snapshotInstall(in: members)
+                }
+                if let target = options.migrateTo, let local = cluster as? InProcessBenchCluster {
+                    times.migration = try await MigrationProbe(target: target, valueSize: options.valueSize).run(local.cluster)
                 }
                 times.failoverUs = try await failover(in: cluster)
             }

@@ -185,11 +185,14 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
     public var snapshotInstallUs: Double?
     /// (d) Leader killed until the next committed write.
     public var failoverUs: Double?
+    /// (e) A live swap of every node's storage engine under load (`--migrate-to`).
+    public var migration: MigrationFigures?
 
     public init(
         entries: Int? = nil, restartUs: Double? = nil, catchUpUs: Double? = nil,
-        snapshotInstallUs: Double? = nil, failoverUs: Double? = nil
+        snapshotInstallUs: Double? = nil, failoverUs: Double? = nil, migration: MigrationFigures? = nil
     ) {
+        self.migration = migration
         self.entries = entries
         self.restartUs = restartUs
         self.catchUpUs = catchUpUs
@@ -203,6 +206,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         case catchUpUs = "catch_up_us"
         case snapshotInstallUs = "snapshot_install_us"
         case failoverUs = "failover_us"
+        case migration
     }
 
     public init(from decoder: any Decoder) throws {
@@ -212,6 +216,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         catchUpUs = try c.decodeIfPresent(Double.self, forKey: .catchUpUs)
         snapshotInstallUs = try c.decodeIfPresent(Double.self, forKey: .snapshotInstallUs)
         failoverUs = try c.decodeIfPresent(Double.self, forKey: .failoverUs)
+        migration = try c.decodeIfPresent(MigrationFigures.self, forKey: .migration)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -221,5 +226,57 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         try c.encode(catchUpUs, forKey: .catchUpUs)
         try c.encode(snapshotInstallUs, forKey: .snapshotInstallUs)
         try c.encode(failoverUs, forKey: .failoverUs)
+        try c.encodeIfPresent(migration, forKey: .migration)
+    }
+}
+
+/// A live engine swap measured under load: every node replaced, one at a
+/// time, by a node on the target backends while clients keep writing.
+public struct MigrationFigures: Codable, Sendable, Equatable {
+    /// The backends moved to.
+    public var to: ReportBackend
+    /// Nodes replaced.
+    public var nodesReplaced: Int
+    /// First step (the first new node starting) until every member runs the target.
+    public var totalUs: Double
+    /// Writes acknowledged during the swap, and attempts that failed (no
+    /// leader, leadership moving) and were retried.
+    public var writes: Int
+    public var failedAttempts: Int
+    /// Longest time without an acknowledged write during the swap: how long
+    /// the cluster was unwritable at worst (the load keeps retrying).
+    public var longestWriteGapUs: Double
+    /// Write latency (submit → acknowledgement) during the swap.
+    public var writeLatencyUs: LatencySummary?
+    /// State shipped to the new nodes in InstallSnapshot chunks, and log
+    /// entry payload sent between all nodes during the swap.
+    public var snapshotBytes: UInt64
+    public var entryBytes: UInt64
+
+    public init(
+        to: ReportBackend, nodesReplaced: Int, totalUs: Double, writes: Int, failedAttempts: Int, longestWriteGapUs: Double,
+        writeLatencyUs: LatencySummary?, snapshotBytes: UInt64, entryBytes: UInt64
+    ) {
+        self.to = to
+        self.nodesReplaced = nodesReplaced
+        self.totalUs = totalUs
+        self.writes = writes
+        self.failedAttempts = failedAttempts
+        self.longestWriteGapUs = longestWriteGapUs
+        self.writeLatencyUs = writeLatencyUs
+        self.snapshotBytes = snapshotBytes
+        self.entryBytes = entryBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case to
+        case nodesReplaced = "nodes_replaced"
+        case totalUs = "total_us"
+        case writes
+        case failedAttempts = "failed_attempts"
+        case longestWriteGapUs = "longest_write_gap_us"
+        case writeLatencyUs = "write_latency_us"
+        case snapshotBytes = "snapshot_bytes"
+        case entryBytes = "entry_bytes"
     }
 }

@@ -26,6 +26,7 @@ public enum MarkdownReport {
             out += "\n## Concurrency \(concurrency)\n\n"
             out += resultTable(results, floor: report.floor, labeler: labeler).render()
             if let note = recoveryNote(results, labeler: labeler) { out += "\n\(note)\n" }
+            if let swaps = migrationTable(results, labeler: labeler) { out += "\n" + swaps }
         }
 
         out += "\n## Effective config\n\n"
@@ -65,6 +66,27 @@ public enum MarkdownReport {
             table.append([labeler.label(result.seriesKey)] + columns.map { $0[row] })
         }
         return table
+    }
+
+    /// The live engine swaps of the recovery phase (`--migrate-to`), if any.
+    static func migrationTable(_ results: [BenchResult], labeler: SeriesLabeler) -> String? {
+        let measured = results.compactMap { result in result.recovery.migration.map { (result, $0) } }
+        guard !measured.isEmpty else { return nil }
+        var table = MarkdownTable(headers: [
+            "live swap", "to", "nodes", "total", "longest write gap", "writes (failed tries)", "write p50 µs",
+            "write p99 µs", "write max µs", "snapshot bytes", "entry bytes",
+        ])
+        for (result, swap) in measured {
+            table.append([
+                labeler.label(result.seriesKey), swap.to.description, String(swap.nodesReplaced),
+                Format.duration(us: swap.totalUs), Format.duration(us: swap.longestWriteGapUs),
+                "\(swap.writes) (\(swap.failedAttempts))",
+                Format.micros(swap.writeLatencyUs?.p50), Format.micros(swap.writeLatencyUs?.p99), Format.micros(swap.writeLatencyUs?.max),
+                Format.bytes(swap.snapshotBytes), Format.bytes(swap.entryBytes),
+            ])
+        }
+        return "Live engine swap under load (every node replaced, one at a time; the load retries refused writes; "
+            + "longest write gap = longest time without an acknowledged write):\n\n" + table.render()
     }
 
     /// Recovery times mean little without the N they recovered from.
