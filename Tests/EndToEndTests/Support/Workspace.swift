@@ -95,10 +95,11 @@ final class Workspace: Sendable {
     }
 
     /// Runs a `raftlab` client command to completion. `--timeout` (the
-    /// command's own deadline) is added when `arguments` has none; a command
+    /// command's own deadline) is added when `arguments` has none (and the
+    /// command takes one: `passTimeout`); a command
     /// still running 15 s after it is killed and fails the test.
-    func cli(_ arguments: [String], timeout: Double = 10) async throws -> CLIResult {
-        let full = arguments.contains("--timeout") ? arguments : arguments + ["--timeout", String(timeout)]
+    func cli(_ arguments: [String], timeout: Double = 10, passTimeout: Bool = true) async throws -> CLIResult {
+        let full = arguments.contains("--timeout") || !passTimeout ? arguments : arguments + ["--timeout", String(timeout)]
         let number = nextNumber()
         let base = "\(root)/out/cli-\(number)"
         let child = try ChildProcess(
