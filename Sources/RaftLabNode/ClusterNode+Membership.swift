@@ -98,6 +98,9 @@ extension ClusterNode {
     public func membership() async -> MembershipView {
         let status = await raft.status
         let replication = await raft.replication
+        // Reread the records (a small prefix scan) rather than wait for the
+        // watcher: a caller acting on the answer must see what was applied.
+        refreshDirectory()
         let records = directory.withLock { $0 }
         let configuration = status.configuration
         let members = configuration.members.sorted().map { member in
