@@ -76,7 +76,13 @@ struct ClusterRoutes: Sendable {
             let voter = try fields.bool("voter") ?? false
             let replaces = try fields.optionalUnsigned("replaces") ?? 0
             let view = await admin.membership()
-            guard view.leaderID == admin.id else { throw NodeError.noLeader }
+            guard view.leaderID == admin.id else {
+                // Probe the new node from the leader, not here: forward first.
+                if view.leaderID != 0, let address = view.member(view.leaderID)?.httpAddress {
+                    throw NodeError.notLeader(leaderID: view.leaderID, leaderHTTPAddress: address)
+                }
+                throw NodeError.noLeader
+            }
             var record = MemberRecord(id: id, raftAddress: raft, httpAddress: http, logBackend: "", stateBackend: "", replaces: replaces)
             if let known = view.member(id)?.record, known.raftAddress == raft, known.httpAddress == http {
                 record = MemberRecord(
