@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NoSQL
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
+import Synchronization
 
 struct MigrateClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,16 +67,16 @@ struct MigrateClusterCommand: AsyncParsableCommand {
         let driver = HTTPMigrationDriver(
             target: target, newCluster: newCluster, configPath: config, startNodes: startNodes,
             timeout: .milliseconds(Int64(timeout * 1000)))
-        let migration = ClusterMigration(log: toLog, state: toState, report: { print($0) })
+        let migration = ClusterMigration(log: toLog, state: toState, report: { say($0) })
         let started = ContinuousClock.now
         do {
             let summary = try await migration.run(driver, maxSteps: steps)
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             if summary.finished {
-                print("done in \(String(format: "%.1f", seconds)) s: \(summary.replaced.map { "\($0.old)→\($0.new)" }.joined(separator: ", ")); \(summary.leadershipTransfers) leadership transfer\(summary.leadershipTransfers == 1 ? "" : "s")")
+                say("done in \(String(format: "%.1f", seconds)) s: \(summary.replaced.map { "\($0.old)→\($0.new)" }.joined(separator: ", ")); \(summary.leadershipTransfers) leadership transfer\(summary.leadershipTransfers == 1 ? "" : "s")")
             } else {
-                print("stopped after \(summary.steps) step\(summary.steps == 1 ? "" : "s") (--steps); run the same command again to go on")
+                say("stopped after \(summary.steps) step\(summary.steps == 1 ? "" : "s") (--steps); run the same command again to go on")
             }
         } catch let failure as ClientFailure {
             throw exitWithMessage("migrate-cluster stopped: \(failure.description); run the same command again to resume", code: failure.exitCode)
@@ -90,22 +94,61 @@ struct HTTPMigrationDriver: MigrationDriver {
     let startNodes: Bool
     let timeout: Duration
 
-    private func client(_ address: HostPort? = nil) -> APIClient {
-        APIClient(target: address ?? target, timeout: timeout)
+    /// Where the cluster's members and leader answer, as last seen: the
+    /// members change under this command (a removed node keeps running with
+    /// a view that no longer moves), so it follows them rather than the
+    /// address it was given.
+    let book = AddressBook()
+
+    final class AddressBook: Sendable {
+        private let state = Mutex((leader: HostPort?.none, members: [HostPort]()))
+        var leader: HostPort? { state.withLock { $0.leader } }
+        var members: [HostPort] { state.withLock { $0.members } }
+        func update(leader: HostPort?, members: [HostPort]) { state.withLock { $0 = (leader, members) } }
     }
 
+    /// The leader when known, else the address given.
+    private func client() -> APIClient {
+        APIClient(target: book.leader ?? target, timeout: timeout)
+    }
+
+    /// The membership as the leader sees it (with replication progress):
+    /// asks the last known leader, the members, then the address given, and
+    /// accepts only an answer from a node that says it leads. Retried while
+    /// leadership moves, until --timeout.
     func membership() async throws -> MembershipView {
-        var document = try await client().call("GET", "/cluster/members").json
-        // The leader's view has replication progress; ask it when another node answered.
-        if let leader = document["leader_id"]?.numberValue?.int64Value, leader > 0,
-            document["node_id"] != document["leader_id"],
-            let member = (document["members"]?.arrayValue ?? []).first(where: { $0["node_id"] == document["leader_id"] }),
-            let address = member["http_addr"]?.stringValue.flatMap({ try? HostPort(parsing: $0) }),
-            let answer = try? await client(address).call("GET", "/cluster/members")
-        {
-            document = answer.json
+        let deadline = ContinuousClock.now + timeout
+        var lastProblem = "no member answered"
+        while true {
+            var candidates: [HostPort] = []
+            for address in [book.leader].compactMap({ $0 }) + book.members + [target] where !candidates.contains(address) {
+                candidates.append(address)
+            }
+            for address in candidates {
+                guard let document = try? await APIClient(target: address, timeout: .seconds(3)).call("GET", "/cluster/members").json
+                else { continue }
+                let view = Self.view(document)
+                if view.leaderID != 0, view.nodeID == view.leaderID, view.member(view.nodeID) != nil {
+                    book.update(leader: address, members: view.members.compactMap(\.httpAddress))
+                    return view
+                }
+                // Not the leader: ask the leader it names, if it names one.
+                if let leader = view.member(view.leaderID)?.httpAddress, !candidates.contains(leader),
+                    let answer = try? await APIClient(target: leader, timeout: .seconds(3)).call("GET", "/cluster/members").json
+                {
+                    let leaderView = Self.view(answer)
+                    if leaderView.nodeID == leaderView.leaderID, leaderView.member(leaderView.nodeID) != nil {
+                        book.update(leader: leader, members: leaderView.members.compactMap(\.httpAddress))
+                        return leaderView
+                    }
+                }
+                lastProblem = "node \(view.nodeID) at \(address) knows no reachable leader"
+            }
+            guard ContinuousClock.now < deadline else {
+                throw ClientFailure.unavailable("cannot find the cluster's leader: \(lastProblem)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
         }
-        return Self.view(document)
     }
 
     static func view(_ document: JSONValue) -> MembershipView {
@@ -166,7 +209,13 @@ struct HTTPMigrationDriver: MigrationDriver {
     }
 
     func remove(_ id: UInt64) async throws {
-        try await change("DELETE", "/cluster/members/\(id)")
+        do {
+            try await change("DELETE", "/cluster/members/\(id)")
+        } catch ClientFailure.rejected(400, "invalid_membership_change", let message) {
+            // Already gone (an earlier attempt whose answer was lost): done.
+            guard try await membership().member(id) != nil else { return }
+            throw ClientFailure.rejected(status: 400, code: "invalid_membership_change", message: message)
+        }
     }
 
     func startReplacement(for old: MemberView, in view: MembershipView, log: String, state: String) async throws -> MemberRecord {
@@ -203,7 +252,7 @@ struct HTTPMigrationDriver: MigrationDriver {
     }
 
     func retire(_ member: MemberView) async {
-        print("node \(member.id) is no longer a member; its process (\(member.httpAddress.map(\.description) ?? "?")) can be stopped")
+        say("node \(member.id) is no longer a member; its process (\(member.httpAddress.map(\.description) ?? "?")) can be stopped")
     }
 
     static func status(at address: HostPort) async -> NodeStatus? {
@@ -214,27 +263,56 @@ struct HTTPMigrationDriver: MigrationDriver {
         return try? JSONDecoder().decode(NodeStatus.self, from: Data(answer.body))
     }
 
-    /// Starts `raftlab server` for `node`, in a session of its own so it outlives this command.
+    /// Starts `raftlab server` for `node`, in a process group of its own so it outlives this command.
     private func spawn(_ node: ClusterConfig.Node, join: HostPort) throws {
         let directory = newCluster.storage.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let logPath = directory + "/node-\(node.id).log"
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        // A background job of a shell without job control keeps the shell's
-        // process group, so setsid execs in place: $! is the server's pid.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [
-            "-c", "setsid \"$0\" \"$@\" </dev/null >>\"$RAFTLAB_NODE_LOG\" 2>&1 & echo $!",
-            executable, "server", "--node-id", String(node.id), "--config", configPath, "--join", join.description,
-        ]
-        process.environment = ProcessInfo.processInfo.environment.merging(["RAFTLAB_NODE_LOG": logPath]) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let pid = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        print("started node \(node.id) (pid \(pid), log \(logPath))")
+        let pid = try spawnDetached(
+            executable, ["server", "--node-id", String(node.id), "--config", configPath, "--join", join.description], log: logPath)
+        say("started node \(node.id) (pid \(pid), log \(logPath))")
     }
+}
+
+/// Writes one line to stdout at once, unbuffered: a long-running command's
+/// steps must show as they happen, also in a file or a pipe.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Starts `executable` in a process group of its own (so Ctrl-C here does
+/// not reach it and it outlives this command), stdin from /dev/null, stdout
+/// and stderr appended to `log`; returns its pid. No shell, and nothing waits
+/// for it: it runs until stopped. No other descriptor is inherited: whoever
+/// started this command may wait for a descriptor it handed down to close
+/// (Foundation's `Process` does, and so does a shell's `$(...)`), and a
+/// server holding a copy would keep it open for as long as it runs.
+private func spawnDetached(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
+    // glibc's posix_spawn_file_actions_addclosefrom_np is not visible to
+    // Swift: mark every open descriptor above stderr close-on-exec instead.
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        guard let fd = Int32(entry), fd > 2 else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    guard result == 0 else {
+        throw MembershipError.unreachable("cannot start \(executable): \(String(cString: strerror(result)))")
+    }
+    return pid
 }

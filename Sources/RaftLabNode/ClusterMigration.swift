@@ -117,7 +117,7 @@ public struct ClusterMigration: Sendable {
             try await driver.remove(old.id)
             await driver.retire(old)
             summary.replaced.append((old.id, new.id))
-            return "node \(old.id) removed and stopped; node \(new.id) replaces it"
+            return "node \(old.id) removed; node \(new.id) replaces it"
         }
         return nil
     }

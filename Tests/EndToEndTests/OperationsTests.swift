@@ -138,7 +138,7 @@ extension EndToEnd {
             let cluster = try Cluster(workspace: workspace, backend: "lmdb", mode: .threeProcesses, engine: engine)
             try cluster.start()
             _ = try await cluster.waitForLeader()
-            try requireSuccess(await workspace.cli(["create-table", "--table-name", "Swap", "--partition-key-name", "k", "--target-addr", cluster.address(1)]))
+            try requireSuccess(await workspace.cli(["create-table", "--table-name", "Swap", "--partition-key-name", "k", "--sort-key-name", "s", "--target-addr", cluster.address(1)]))
 
             // The replacements: nodes 4, 5, 6 on leveldb, listed in a config of their own.
             let replacements = try Self.newNodes([4, 5, 6])

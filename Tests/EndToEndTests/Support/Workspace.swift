@@ -108,7 +108,10 @@ final class Workspace: Sendable {
         processes.add(child)
         guard let status = await child.waitForExit(timeout: .seconds(timeout + 15)) else {
             await _ = child.stop(grace: .seconds(1))
-            throw TestFailure("raftlab \(full.joined(separator: " ")) did not exit within \(timeout + 15) s")
+            let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+            let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+            throw TestFailure(
+                "raftlab \(full.joined(separator: " ")) did not exit within \(timeout + 15) s\n    stdout: \(stdout.suffix(2000))\n    stderr: \(stderr.suffix(2000))")
         }
         let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
