@@ -5,13 +5,16 @@
 // to see the architecture:
 //
 //   StorageCore      the LogStore / StateStore protocols, shared types, registry
-//   CLMDB, CLevelDB  system-library shims for liblmdb and libleveldb
-//   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb)
+//   CLMDB, CLevelDB, CRocksDB, CSQLite
+//                    system-library shims for liblmdb, libleveldb, librocksdb, libsqlite3
+//   *Backend         one target per storage engine (memory, flatfile, lmdb, leveldb,
+//                    rocksdb, sqlite, and wal, a log store only)
 //   RaftLabBackends  the one place that links every backend and registers it by name
 //   Raft             the consensus core (pure state machine) and its runtime
 //   RaftTCPTransport the SwiftNIO transport for one process per node
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
@@ -44,18 +47,24 @@ let package = Package(
         // MARK: Storage core (protocols and shared types only, no engine code)
         .target(name: "StorageCore"),
 
-        // MARK: System libraries (Debian: liblmdb-dev, libleveldb-dev)
+        // MARK: System libraries (Debian: liblmdb-dev, libleveldb-dev, librocksdb-dev, libsqlite3-dev)
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // libleveldb-dev ships no leveldb.pc, so no pkgConfig here.
         .systemLibrary(name: "CLevelDB", providers: [.apt(["libleveldb-dev"])]),
+        .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
-        // MARK: Backends: each implements both LogStore and StateStore
+        // MARK: Backends: each implements LogStore, StateStore or both
         .target(name: "MemoryBackend", dependencies: ["StorageCore"]),
         .target(name: "FlatFileBackend", dependencies: ["StorageCore"]),
         .target(name: "LMDBBackend", dependencies: ["StorageCore", "CLMDB"]),
         .target(name: "LevelDBBackend", dependencies: ["StorageCore", "CLevelDB"]),
+        .target(name: "RocksDBBackend", dependencies: ["StorageCore", "CRocksDB"]),
+        .target(name: "SQLiteBackend", dependencies: ["StorageCore", "CSQLite"]),
+        .target(name: "WALBackend", dependencies: ["StorageCore"]),
         .target(name: "RaftLabBackends", dependencies: [
             "StorageCore", "MemoryBackend", "FlatFileBackend", "LMDBBackend", "LevelDBBackend",
+            "RocksDBBackend", "SQLiteBackend", "WALBackend",
         ]),
 
         // Fault models over any store: power cuts that drop what was never synced.
@@ -84,9 +93,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: DynamoDB protocol: plain types over NoSQLService, no HTTP stack
+        .target(name: "DynamoDBAPI", dependencies: ["RaftLabNode", "NoSQL", "StorageCore"]),
+
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore",
+            "RaftLabNode", "NoSQL", "StorageCore", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -154,6 +166,9 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
+        .testTarget(name: "DynamoDBTests", dependencies: [
+            "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport",
+        ]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: the default benchmark comparison of all four backends, built in
+# The main job: the default benchmark comparison of every backend, built in
 # release mode (debug builds run 3-4x slower and would misstate every figure).
 # Installs the system libraries first if they are missing. Extra arguments go
 # to `raftlab bench`, e.g.  scripts/bench.sh --backend lmdb,leveldb --duration 10

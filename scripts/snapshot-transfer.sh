@@ -51,7 +51,7 @@ data_dir = "$work/data"
 map_size = $map_size
 
 [engine]
-snapshot_entries = 200
+snapshot_entries = 50
 snapshot_keep_entries = 10
 
 [[nodes]]
@@ -73,6 +73,7 @@ http() { echo "127.0.0.1:${ports[$(( ($1 - 1) * 2 + 1 ))]}"; }
 start() {
   "$RL" server --config "$work/cluster.toml" --node-id "$1" >"$work/node$1.log" 2>&1 &
   pids[$1]=$!
+  disown "$!"
 }
 for n in 1 2 3; do start $n; done
 leader=""
@@ -92,35 +93,46 @@ import concurrent.futures, json, sys, urllib.request
 addr, mib = sys.argv[1], int(sys.argv[2])
 value = "x" * (390 * 1024)
 count = (mib * 1024 * 1024) // len(value) + 1
+import time, urllib.error
+leader = [addr]
 def put(i):
     body = json.dumps({"id": f"item-{i:06d}", "payload": value}).encode()
-    for _ in range(20):
+    problem = None
+    for _ in range(100):
         try:
-            req = urllib.request.Request(f"http://{addr}/tables/Blobs/items", data=body, method="PUT",
+            req = urllib.request.Request(f"http://{leader[0]}/tables/Blobs/items", data=body, method="PUT",
                                          headers={"Content-Type": "application/json", "Idempotency-Key": f"fill-{i}"})
             urllib.request.urlopen(req, timeout=30).read()
             return
-        except Exception:
-            pass
-    raise SystemExit(f"could not write item {i}")
+        except urllib.error.HTTPError as e:
+            problem = f"HTTP {e.code}: {e.read()[:200]!r}"
+            if e.code in (307, 308) and e.headers.get("Location"):
+                leader[0] = e.headers["Location"].split("//", 1)[-1].split("/", 1)[0]
+                continue
+        except Exception as e:
+            problem = repr(e)
+        time.sleep(0.2)
+    raise SystemExit(f"could not write item {i}: {problem}")
 with concurrent.futures.ThreadPoolExecutor(16) as pool:
     list(pool.map(put, range(count)))
 print(f"wrote {count} items")
 PY
 
+sample() {  # pid -> "VmHWM_kB RssAnon_kB"
+  awk '/^VmHWM:/{h=$2} /^RssAnon:/{a=$2} END{print h+0, a+0}' "/proc/$1/status" 2>/dev/null || echo "0 0"
+}
 applied() { "$RL" status --target-addr "$(http "$1")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["applied_index"])'; }
 target=$(applied "$leader")
 for _ in $(seq 600); do [ "$(applied $victim)" -ge "$target" ] && break; sleep 0.1; done
 echo "stopping node $victim and wiping its data directory (a replaced disk)"
-kill "${pids[$victim]}"; wait "${pids[$victim]}" 2>/dev/null || true
+kill "${pids[$victim]}"
+while kill -0 "${pids[$victim]}" 2>/dev/null; do sleep 0.1; done
 rm -rf "$work/data/node-$victim"
+read -r _ leader_before < <(sample "${pids[$leader]}")
 start $victim
 started=$(date +%s.%N)
 SECONDS=0
 
-sample() {  # pid -> "VmHWM_kB RssAnon_kB"
-  awk '/^VmHWM:/{h=$2} /^RssAnon:/{a=$2} END{print h+0, a+0}' "/proc/$1/status" 2>/dev/null || echo "0 0"
-}
 peak_leader_anon=0; peak_victim_anon=0
 while true; do
   read -r _ la < <(sample "${pids[$leader]}")
@@ -141,6 +153,6 @@ python3 - <<PY
 secs = $finished - $started
 mib = lambda kb: kb / 1024
 print(f"InstallSnapshot of {$state_bytes / 2**20:.0f} MiB ($backend state store on disk at node $victim) in {secs:.1f} s")
-print(f"  sender (leader, node $leader): peak VmHWM {mib($leader_hwm):.0f} MiB, peak RssAnon {mib($peak_leader_anon):.0f} MiB")
+print(f"  sender (leader, node $leader): peak VmHWM {mib($leader_hwm):.0f} MiB, RssAnon {mib($leader_before):.0f} MiB before the transfer, peak {mib($peak_leader_anon):.0f} MiB during it")
 print(f"  receiver (node $victim):        peak VmHWM {mib($victim_hwm):.0f} MiB, peak RssAnon {mib($peak_victim_anon):.0f} MiB")
 PY

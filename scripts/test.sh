@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs the system libraries if missing, builds, runs every test.
+# The test command: installs what the tests need if missing (system libraries;
+# boto3 and the AWS CLI in .build/dynamodb-clients), builds, runs every test.
 #
 #     scripts/test.sh
 #
@@ -12,10 +13,15 @@ env -u _ swift build --build-tests
 if [ $# -gt 0 ]; then
   exec env -u _ swift test --skip-build "$@"
 fi
-# Three steps. The seeded simulation keeps both cores busy on threads of its
-# own, and the end-to-end suite runs clusters of node processes; on a 2-core
-# machine either load would starve the timing-sensitive tests (elections,
-# client retries) that run beside them, so each runs alone.
-env -u _ swift test --skip-build --skip EndToEnd --skip Simulation
+# Four steps. The seeded simulation keeps both cores busy on threads of its
+# own, the end-to-end suite runs clusters of node processes, and the storage
+# conformance kit syncs to disk without pause on every backend (crash probes
+# included); on a 2-core machine any of these loads would starve the
+# timing-sensitive tests (elections, client retries) that run beside them, so
+# each runs alone.
+env -u _ swift test --skip-build --skip EndToEnd --skip Simulation --skip StorageTests
+env -u _ swift test --skip-build --filter StorageTests
 env -u _ swift test --skip-build --filter Simulation
 env -u _ swift test --skip-build --filter EndToEnd
+# The DynamoDB API with the real boto3 and AWS CLI against live clusters (lmdb, leveldb).
+scripts/test-dynamodb.sh

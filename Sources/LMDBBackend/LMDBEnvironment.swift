@@ -118,9 +118,10 @@ final class LMDBEnvironment: Sendable {
 
     /// Begins a read transaction that outlives this call, for a snapshot:
     /// `prepare` reads what must come from the same view (the applied
-    /// position), then a cursor over `dbi` is kept for `next(reader:)`.
+    /// position, which database holds the data), then a cursor over that
+    /// database is kept for `next(reader:)`.
     func openReader<R: Sendable>(
-        over dbi: MDB_dbi, _ prepare: (LMDBTransaction) throws -> R
+        _ prepare: (LMDBTransaction) throws -> (prepared: R, database: MDB_dbi)
     ) throws -> (reader: Int, prepared: R) {
         try handle.withShared { env in
             guard let env else { throw StorageError.closed }
@@ -128,7 +129,8 @@ final class LMDBEnvironment: Sendable {
             let prepared: R
             var opened: OpaquePointer?
             do {
-                prepared = try prepare(LMDBTransaction(pointer, env: env))
+                let (result, dbi) = try prepare(LMDBTransaction(pointer, env: env))
+                prepared = result
                 try LMDBError.check(mdb_cursor_open(pointer, dbi, &opened), "mdb_cursor_open", env: env)
             } catch {
                 mdb_txn_abort(pointer)

@@ -22,14 +22,20 @@ enum LevelDBKeys {
         return UInt64(bigEndianBytes: key.dropFirst())
     }
 
-    // State store
+    // State store: pairs live in one of two generations (see
+    // `LevelDBStateStore`), namespaces 0x01 and 0x02.
     static let applied: Bytes = [meta, 0x61]  // "a"
+    static let generation: Bytes = [meta, 0x67]  // "g"
 
-    static func state(_ key: Bytes) -> Bytes { [data] + key }
+    static func state(_ key: Bytes, generation: UInt8) -> Bytes { [data + generation] + key }
 
-    /// The user key of a state record, nil for a key outside the data namespace.
-    static func userKey(_ stored: Bytes) -> Bytes? {
-        guard stored.first == data else { return nil }
+    /// First and exclusive end key of a generation's namespace.
+    static func stateStart(_ generation: UInt8) -> Bytes { [data + generation] }
+    static func stateEnd(_ generation: UInt8) -> Bytes { [data + generation + 1] }
+
+    /// The user key of a state record, nil for a key outside the generation's namespace.
+    static func userKey(_ stored: Bytes, generation: UInt8) -> Bytes? {
+        guard stored.first == data + generation else { return nil }
         return Array(stored.dropFirst())
     }
 }

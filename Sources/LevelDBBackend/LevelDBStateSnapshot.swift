@@ -12,15 +12,18 @@ final class LevelDBStateSnapshot: StateSnapshot {
     let position: AppliedPosition
     private let database: LevelDBDatabase
     private let reader: Int
+    private let generation: UInt8
 
-    init(database: LevelDBDatabase, reader: Int, position: AppliedPosition) {
+    init(database: LevelDBDatabase, reader: Int, position: AppliedPosition, generation: UInt8) {
         self.database = database
         self.reader = reader
         self.position = position
+        self.generation = generation
     }
 
     func next() throws -> KeyValue? {
-        guard let pair = try database.next(reader: reader), let key = LevelDBKeys.userKey(pair.key) else { return nil }
+        guard let pair = try database.next(reader: reader), let key = LevelDBKeys.userKey(pair.key, generation: generation)
+        else { return nil }
         return KeyValue(key: key, value: pair.value)
     }
 

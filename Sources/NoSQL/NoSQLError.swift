@@ -33,16 +33,28 @@ public struct NoSQLError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidArgument = "invalid_argument"
         /// Log entry bytes that are not a valid encoded `NoSQLCommand`.
         case invalidCommand = "invalid_command"
+        /// A condition, update, projection or key condition expression that
+        /// does not parse, uses undefined placeholders, or misuses types.
+        case invalidExpression = "invalid_expression"
+        /// An update expression that cannot apply to the item as it is
+        /// (wrong types, a missing parent, a number out of range).
+        case invalidUpdate = "invalid_update"
+        /// A write's condition expression is false.
+        case conditionalCheckFailed = "conditional_check_failed"
+        /// A transaction changed nothing because one of its writes could not
+        /// apply; `cancellationReasons` says which and why.
+        case transactionCanceled = "transaction_canceled"
 
         /// The HTTP status a server should answer with.
         public var httpStatus: Int {
             switch self {
             case .invalidJSON, .invalidItem, .missingKeyAttribute, .invalidKeyType, .keyTooLarge,
-                .invalidArgument, .invalidCommand:
+                .invalidArgument, .invalidCommand, .invalidExpression, .invalidUpdate:
                 400
             case .tableNotFound, .itemNotFound:
                 404
-            case .tableExists, .versionConflict, .noPreviousVersion, .staleWrite:
+            case .tableExists, .versionConflict, .noPreviousVersion, .staleWrite, .conditionalCheckFailed,
+                .transactionCanceled:
                 409
             case .itemTooLarge:
                 413
@@ -52,13 +64,42 @@ public struct NoSQLError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// For `transaction_canceled`: one reason per write of the transaction,
+    /// in order (`.none` for the writes that were not the problem).
+    public let cancellationReasons: [CancellationReason]
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cancellationReasons: [CancellationReason] = []) {
         self.code = code
         self.message = message
+        self.cancellationReasons = cancellationReasons
     }
 
     public var httpStatus: Int { code.httpStatus }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// Why one write of a cancelled transaction did not apply (DynamoDB's
+/// `CancellationReason`).
+public struct CancellationReason: Sendable, Hashable {
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// This write was fine; another one cancelled the transaction.
+        case none = "None"
+        /// Its condition expression was false.
+        case conditionalCheckFailed = "ConditionalCheckFailed"
+        /// Its update could not apply to the item (see `message`).
+        case validationError = "ValidationError"
+    }
+
+    public var code: Code
+    public var message: String?
+    /// The item as it was, when the write asked for it
+    /// (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) and its condition failed.
+    public var item: Item?
+
+    public init(code: Code, message: String? = nil, item: Item? = nil) {
+        self.code = code
+        self.message = message
+        self.item = item
+    }
 }

@@ -2,7 +2,10 @@ import FlatFileBackend
 import LevelDBBackend
 import LMDBBackend
 import MemoryBackend
+import RocksDBBackend
+import SQLiteBackend
 import StorageCore
+import WALBackend
 
 extension BackendRegistry {
     /// Every backend RaftLab ships, by name. To add a backend: create its
@@ -13,5 +16,8 @@ extension BackendRegistry {
         FlatFileBackend(),
         LMDBBackend(),
         LevelDBBackend(),
+        RocksDBBackend(),
+        SQLiteBackend(),
+        WALBackend(),
     ])
 }

@@ -1,14 +1,57 @@
+import RaftLabBackends
 import RaftLabNode
+import StorageCore
 
 extension BenchOptions {
-    /// Parses `--backend`: a name, a comma-separated list, or `all`.
-    public static func backends(parsing text: String, registry names: [String]) throws -> [BackendPair] {
+    /// The state backend a log-only backend (`wal`) is paired with in `all`:
+    /// in the default checkpoint mode lmdb keeps applies in memory until a
+    /// checkpoint, so the row measures the log backend, not its partner.
+    /// (And a state-only backend would be paired with this as its log.)
+    public static let partnerForPartialBackends = "lmdb"
+
+    /// Order of `all`: the first-release backends, then the rest by name.
+    static let preferredOrder = ["memory", "flatfile", "lmdb", "leveldb", "rocksdb", "sqlite"]
+
+    /// `--backend all`: every backend that provides both stores, as log and
+    /// state; then every backend that provides only one kind, paired with
+    /// `partnerForPartialBackends` (or, if that is not registered, the first
+    /// backend by name that provides the other kind), e.g. `wal/lmdb`.
+    public static func all(in registry: BackendRegistry) -> [BackendPair] {
+        let logs = registry.names(providing: .log)
+        let states = registry.names(providing: .state)
+        let both = logs.filter(states.contains)
+        let ordered = preferredOrder.filter(both.contains) + both.filter { !preferredOrder.contains($0) }
+        func partner(from candidates: [String]) -> String? {
+            candidates.contains(partnerForPartialBackends) ? partnerForPartialBackends : candidates.first
+        }
+        let logOnly = logs.filter { !both.contains($0) }.compactMap { log in
+            partner(from: states).map { BackendPair(log: log, state: $0) }
+        }
+        let stateOnly = states.filter { !both.contains($0) }.compactMap { state in
+            partner(from: logs).map { BackendPair(log: $0, state: state) }
+        }
+        return ordered.map(BackendPair.init) + logOnly + stateOnly
+    }
+
+    /// Parses `--backend`: a comma-separated list of names (one backend for
+    /// both stores), `log/state` pairs (`wal/rocksdb`) and `all`, in order,
+    /// without repeats: `all,wal/rocksdb` is the standard comparison plus one pair.
+    public static func backends(parsing text: String, registry: BackendRegistry) throws -> [BackendPair] {
         let trimmed = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !trimmed.isEmpty else { throw BenchError.invalidOption("--backend is empty") }
-        if trimmed == ["all"] {
-            return ["memory", "flatfile", "lmdb", "leveldb"].filter(names.contains).map(BackendPair.init)
+        var pairs: [BackendPair] = []
+        for item in trimmed {
+            let parts = item.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let expanded: [BackendPair]
+            switch (item, parts.count) {
+            case ("all", _): expanded = all(in: registry)
+            case (_, 1): expanded = [BackendPair(item)]
+            case (_, 2) where !parts[0].isEmpty && !parts[1].isEmpty: expanded = [BackendPair(log: parts[0], state: parts[1])]
+            default: throw BenchError.invalidOption("--backend: '\(item)' is neither a backend name nor a log/state pair")
+            }
+            for pair in expanded where !pairs.contains(pair) { pairs.append(pair) }
         }
-        return trimmed.map(BackendPair.init)
+        return pairs
     }
 
     /// Parses a comma-separated list of client counts such as `1,64`.
@@ -52,7 +95,7 @@ extension BenchOptions {
         }
         switch key {
         case "backend":
-            backends = try Self.backends(parsing: try string(), registry: ["memory", "flatfile", "lmdb", "leveldb"])
+            backends = try Self.backends(parsing: try string(), registry: .standard)
         case "nodes": nodes = try int()
         case "ops": ops = try int()
         case "duration": duration = try double()

@@ -1,3 +1,4 @@
+import RaftLabBackends
 import RaftLabNode
 import StorageCore
 
@@ -25,9 +26,9 @@ public enum BenchTransport: String, Sendable, Hashable, CaseIterable {
 }
 
 /// Every option of `raftlab bench`, after flags, config file and defaults are merged.
-/// The defaults compare all four backends in well under three minutes on two cores.
+/// The defaults compare every backend (`all`) in about three minutes on two cores.
 public struct BenchOptions: Sendable, Hashable {
-    public var backends: [BackendPair] = ["memory", "flatfile", "lmdb", "leveldb"].map(BackendPair.init)
+    public var backends: [BackendPair] = BenchOptions.all(in: .standard)
     public var nodes = 3
     /// Operations per measured point; when nil, `duration` bounds each point.
     public var ops: Int? = nil
@@ -64,10 +65,18 @@ public struct BenchOptions: Sendable, Hashable {
         func fail(_ message: String) -> BenchError { .invalidOption(message) }
         guard !backends.isEmpty else { throw fail("--backend names no backend") }
         for pair in backends {
-            for name in [pair.log, pair.state] {
-                do { _ = try registry.backend(named: name) } catch let error as StorageError {
-                    throw fail("--backend: \(error.description)")
-                }
+            do {
+                _ = try registry.backend(named: pair.log, providing: .log)
+            } catch let error as StorageError {
+                throw fail("\(pair.log == pair.state ? "--backend" : "--log-backend") \(pair.log): \(error.description)")
+            }
+            do {
+                _ = try registry.backend(named: pair.state, providing: .state)
+            } catch let error as StorageError {
+                guard pair.log == pair.state else { throw fail("--state-backend \(pair.state): \(error.description)") }
+                throw fail(
+                    "--backend \(pair.state): \(error.description) (compare it as a log with "
+                        + "--log-backend \(pair.log) --state-backend NAME, or --backend \(pair.log)/NAME)")
             }
         }
         guard [1, 3, 5, 7].contains(nodes) else { throw fail("--nodes must be 1, 3, 5 or 7 (got \(nodes))") }

@@ -21,19 +21,27 @@ struct BenchCommand: AsyncParsableCommand {
             (default results/<date>-<label>/).
 
             Examples:
-              raftlab bench                                   # all four backends, defaults
-              raftlab bench --backend lmdb,leveldb --concurrency 1,16,64 --duration 10
+              raftlab bench                                   # every backend (all), defaults
+              raftlab bench --backend lmdb,rocksdb --concurrency 1,16,64 --duration 10
+              raftlab bench --log-backend wal --state-backend lmdb
               raftlab bench --log-backend lmdb --state-backend memory
               raftlab bench --config examples/cluster.toml    # its [storage] and [bench] tables
             """)
 
-    @Option(help: "Backends to compare: memory, flatfile, lmdb, leveldb, a comma-separated list, or all.")
+    @Option(help: ArgumentHelp(
+        "Backends to compare: a comma-separated list of names, log/state pairs and all (the default).",
+        discussion: """
+            A name is the backend of both stores: memory, flatfile, lmdb, leveldb, rocksdb or sqlite. \
+            A pair such as wal/rocksdb names the log backend, then the state backend; wal provides only \
+            a log store, so it appears in pairs only. all runs every backend that provides both stores, \
+            then wal/lmdb. Example: --backend all,wal/rocksdb,wal/leveldb
+            """))
     var backend: String?
 
-    @Option(help: "Backend for the Raft log (with --state-backend, compares one mixed pair).")
+    @Option(help: "Backend for the Raft log (with --state-backend, compares one mixed pair): any backend, wal included.")
     var logBackend: String?
 
-    @Option(help: "Backend for the state store (with --log-backend).")
+    @Option(help: "Backend for the state store (with --log-backend): any backend but wal, which stores logs only.")
     var stateBackend: String?
 
     @Option(help: "A cluster TOML config: its [storage], [engine] and [bench] tables set the run.")
@@ -113,7 +121,7 @@ struct BenchCommand: AsyncParsableCommand {
                 try options.apply(config: try ClusterConfig.load(path: config))
             }
             if let backend {
-                options.backends = try BenchOptions.backends(parsing: backend, registry: BackendRegistry.standard.names)
+                options.backends = try BenchOptions.backends(parsing: backend, registry: .standard)
             }
             switch (logBackend, stateBackend) {
             case (nil, nil): break

@@ -85,6 +85,11 @@ struct APIClient: Sendable {
             do {
                 response = try await http.execute(request, to: node, timeout: remaining)
             } catch let error as SimpleHTTPClientError {
+                // An attempt cut short by our own deadline says less than the
+                // answer before it (say, "no leader"): report that one.
+                if case .timedOut = error, clock.now >= deadline, lastProblem != "no attempt was made" {
+                    throw .unavailable(Self.gaveUp(lastProblem + "; the last attempt got no answer in time", timeout))
+                }
                 // Safe to repeat: a read, or a write under the same Idempotency-Key.
                 try await pause(error.requestMayHaveBeenSent && method != "GET"
                     ? "\(error) (outcome unknown; retrying with the same Idempotency-Key)" : error.description)

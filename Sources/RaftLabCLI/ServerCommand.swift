@@ -17,7 +17,8 @@ struct ServerCommand: AsyncParsableCommand {
             localhost:8100, 8101 and 8102, the memory backend.
 
             --config FILE reads a TOML cluster config: [storage] names the log and state backends \
-            (memory, flatfile, lmdb, leveldb), sync and data_dir; [[nodes]] lists ids, raft_addr and \
+            (memory, flatfile, lmdb, leveldb, rocksdb, sqlite; wal for the log only), sync and data_dir; \
+            [[nodes]] lists ids, raft_addr and \
             http_addr. See examples/cluster.toml. Swap the storage engine by editing `log` and `state`.
 
             --node-id N with --config runs only node N, talking to its peers over TCP, so a cluster \
@@ -80,7 +81,9 @@ struct ServerCommand: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let options = HTTPAPIOptions(forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024)
+        let options = HTTPAPIOptions(
+            forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024,
+            accessKeys: cluster.auth.accessKeys)
 
         let nodes: [ClusterNode]
         let stopNodes: @Sendable () async -> Void

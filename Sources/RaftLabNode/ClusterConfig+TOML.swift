@@ -11,7 +11,7 @@ extension ClusterConfig {
     ///     cluster_name = "raftlab"  # optional; with the members, names the cluster
     ///     join = "127.0.0.1:8100"   # optional: a member's HTTP address; a new node joins that running cluster
     ///     [storage]
-    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb
+    ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb | rocksdb | sqlite | wal
     ///     state = "lmdb"
     ///     sync = true
     ///     state_sync = "checkpoint"  # or "always": sync the state store on every apply
@@ -21,6 +21,9 @@ extension ClusterConfig {
     ///     [engine]              # optional: tick_ms, election_ticks, heartbeat_ticks,
     ///                           # snapshot_entries, snapshot_keep_entries, max_batch, max_inflight
     ///     [limits]              # optional: max_item_bytes
+    ///     [[auth.access_keys]]  # optional: DynamoDB API requests must be SigV4-signed with one
+    ///     access_key_id = "AKIA..."
+    ///     secret_access_key = "..."
     ///     [[nodes]]
     ///     id = 1
     ///     raft_addr = "127.0.0.1:9100"
@@ -82,6 +85,16 @@ extension ClusterConfig {
         if var limits = try reader.table("limits") {
             config.limits.maxItemBytes = try limits.int("max_item_bytes") ?? config.limits.maxItemBytes
             try limits.finish()
+        }
+        if var auth = try reader.table("auth") {
+            for var key in try auth.tableArray("access_keys") {
+                guard let id = try key.string("access_key_id"), let secret = try key.string("secret_access_key") else {
+                    throw ConfigError.invalid("\(key.path) needs access_key_id and secret_access_key")
+                }
+                config.auth.accessKeys.append(Auth.AccessKey(accessKeyID: id, secretAccessKey: secret))
+                try key.finish()
+            }
+            try auth.finish()
         }
         for var node in try reader.tableArray("nodes") {
             guard let id = try node.int("id"), id > 0 else { throw ConfigError.invalid("\(node.path) needs an id >= 1") }

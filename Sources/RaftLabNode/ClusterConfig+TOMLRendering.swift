@@ -34,6 +34,11 @@ extension ClusterConfig {
         out += "max_inflight = \(engine.maxInflight)\n"
         out += "\n[limits]\n"
         out += "max_item_bytes = \(limits.maxItemBytes)\n"
+        for key in auth.accessKeys {
+            out += "\n[[auth.access_keys]]\n"
+            out += "access_key_id = \(TOMLText.string(key.accessKeyID))\n"
+            out += "secret_access_key = \(TOMLText.string(key.secretAccessKey))\n"
+        }
         for node in nodes {
             out += "\n[[nodes]]\n"
             out += "id = \(node.id)\n"

@@ -57,6 +57,32 @@ public struct ClusterConfig: Sendable, Hashable {
         public init() {}
     }
 
+    /// Client authentication. `[auth]` is one table for every kind of
+    /// credential: `[[auth.access_keys]]` entries for AWS Signature Version 4
+    /// on the DynamoDB API (more kinds, such as bearer tokens, join it as
+    /// further arrays of tables).
+    public struct Auth: Sendable, Hashable {
+        /// An AWS-style access key: `access_key_id` is public, the secret never leaves the config.
+        public struct AccessKey: Sendable, Hashable {
+            public var accessKeyID: String
+            public var secretAccessKey: String
+
+            public init(accessKeyID: String, secretAccessKey: String) {
+                self.accessKeyID = accessKeyID
+                self.secretAccessKey = secretAccessKey
+            }
+        }
+
+        /// The keys DynamoDB API requests must be signed with. Empty (no
+        /// `[auth]`, or no `[[auth.access_keys]]`): any credentials, or
+        /// none, are accepted.
+        public var accessKeys: [AccessKey] = []
+
+        public init(accessKeys: [AccessKey] = []) {
+            self.accessKeys = accessKeys
+        }
+    }
+
     public struct Node: Sendable, Hashable {
         public var id: UInt64
         public var raftAddress: HostPort
@@ -72,6 +98,7 @@ public struct ClusterConfig: Sendable, Hashable {
     public var storage = Storage()
     public var engine = Engine()
     public var limits = Limits()
+    public var auth = Auth()
     public var nodes: [Node]
     /// Names the cluster (top-level `cluster_name`); with the member list it
     /// determines the cluster ID a new cluster is bootstrapped with.
@@ -122,9 +149,9 @@ public struct ClusterConfig: Sendable, Hashable {
 
     /// Checks what a parser cannot: backend names, unique ids and addresses, sane numbers.
     public func validate(registry: BackendRegistry) throws {
-        for name in [storage.log, storage.state] {
-            do { _ = try registry.backend(named: name) } catch let error as StorageError {
-                throw ConfigError.invalid("[storage] \(error.description)")
+        for (key, name, kind) in [("log", storage.log, StoreKind.log), ("state", storage.state, .state)] {
+            do { _ = try registry.backend(named: name, providing: kind) } catch let error as StorageError {
+                throw ConfigError.invalid("[storage] \(key): \(error.description)")
             }
         }
         guard !nodes.isEmpty else { throw ConfigError.invalid("the config lists no [[nodes]]") }
@@ -135,6 +162,11 @@ public struct ClusterConfig: Sendable, Hashable {
         guard engine.tickMilliseconds > 0, engine.heartbeatTicks > 0, engine.electionTicks > engine.heartbeatTicks else {
             throw ConfigError.invalid("[engine] needs tick_ms > 0 and election_ticks > heartbeat_ticks > 0")
         }
+        let keyIDs = auth.accessKeys.map(\.accessKeyID)
+        if keyIDs.contains(where: \.isEmpty) || auth.accessKeys.contains(where: \.secretAccessKey.isEmpty) {
+            throw ConfigError.invalid("[[auth.access_keys]] need a non-empty access_key_id and secret_access_key")
+        }
+        if Set(keyIDs).count != keyIDs.count { throw ConfigError.invalid("every [[auth.access_keys]] access_key_id must be different") }
         guard engine.snapshotEntries > 0, engine.snapshotKeepEntries >= 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
             throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive, snapshot_keep_entries not negative")
         }

@@ -1,16 +1,19 @@
 /// Colours for backends, the same in every chart: a reader who learned
 /// "lmdb is blue" in one chart must not have to relearn it in the next, nor
-/// in next week's report. The four standard backends (same engine for log
-/// and state) have fixed colours; any other series takes the next free colour
-/// in series order. Okabe–Ito colours, distinguishable with colour-blindness.
+/// in next week's report. The standard comparison's pairs (`--backend all`)
+/// have fixed colours; any other series takes the next free colour in series
+/// order. Okabe–Ito colours, distinguishable with colour-blindness.
 struct BackendPalette {
     static let fixed: [String: String] = [
         "memory/memory": "#999999",
         "flatfile/flatfile": "#E69F00",
         "lmdb/lmdb": "#0072B2",
         "leveldb/leveldb": "#009E73",
+        "rocksdb/rocksdb": "#D55E00",
+        "sqlite/sqlite": "#CC79A7",
+        "wal/lmdb": "#56B4E9",
     ]
-    static let spare = ["#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442", "#882255", "#44AA99", "#AA4499"]
+    static let spare = ["#000000", "#F0E442", "#882255", "#44AA99", "#AA4499", "#117733", "#332288", "#DDCC77"]
 
     private var colors: [SeriesKey: String] = [:]
 

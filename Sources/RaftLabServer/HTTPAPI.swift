@@ -1,3 +1,4 @@
+import DynamoDBAPI
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -19,11 +20,18 @@ public struct HTTPAPIOptions: Sendable {
     /// Largest request body; nil for twice the node's `maxItemBytes` plus 64 KiB
     /// (room for an item at the limit written with whitespace).
     public var maxBodyBytes: Int?
+    /// Access keys the DynamoDB API requires Signature Version 4 with
+    /// (`[[auth.access_keys]]`); empty accepts any credentials.
+    public var accessKeys: [ClusterConfig.Auth.AccessKey]
 
-    public init(forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil) {
+    public init(
+        forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil,
+        accessKeys: [ClusterConfig.Auth.AccessKey] = []
+    ) {
         self.forwardWritesToLeader = forwardWritesToLeader
         self.forwardTimeout = forwardTimeout
         self.maxBodyBytes = maxBodyBytes
+        self.accessKeys = accessKeys
     }
 }
 
@@ -47,6 +55,9 @@ public struct HTTPAPIOptions: Sendable {
 /// `partition_key_type=number` / `sort_key_type=number` says they are JSON
 /// numbers. Errors are `{"error": CODE, "message": TEXT}` (see `APIError`).
 ///
+/// `POST /` with `X-Amz-Target: DynamoDB_20120810.<Operation>` is the
+/// DynamoDB API (see `DynamoDBRoutes`), with DynamoDB's own errors.
+///
 /// - Parameters:
 ///   - registry: served at `/metrics`; nil answers 404 there.
 ///   - metricsFactory: where HTTP request metrics go; nil for a
@@ -64,6 +75,10 @@ public func makeRouter<Service: NoSQLService>(
     router.add(middleware: HTTPMetricsMiddleware(factory: factory))
     router.add(middleware: JSONErrorMiddleware())
     NoSQLRoutes(service: service, registry: registry, options: options).register(on: router)
+    DynamoDBRoutes(
+        handler: DynamoDBHandler(service: service, accessKeys: options.accessKeys),
+        forwarder: LeaderForwarder(client: SimpleHTTPClient(userAgent: "raftlab-forwarder"), timeout: options.forwardTimeout)
+    ).register(on: router)
     return router
 }
 
@@ -200,7 +215,8 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
         // The parser recurses per level: never deeper than the state machine can read back.
         let depth = min(service.limits.maxNestingDepth, NoSQLLimits.maxSupportedNestingDepth)
         let item = try JSONValue.parse(body, maxDepth: depth)
-        return try await write(.putItem(table: table, item: item, expectedVersion: expected), request: request, body: body)
+        return try await write(
+            .putItem(table: table, item: Item(json: item), expectedVersion: expected), request: request, body: body)
     }
 
     func getItem(_ request: Request, _ table: String) async throws -> Response {

@@ -4,10 +4,11 @@ import NIOCore
 import RaftLabNode
 
 /// Relays a write a follower received to the leader and the leader's answer
-/// back, for `HTTPAPIOptions.forwardWritesToLeader`. The forwarded request
-/// carries `X-RaftLab-Forwarded`; a node never forwards such a request again
-/// (it redirects instead), so two nodes that disagree on the leader cannot
-/// bounce a request between them.
+/// back, for `HTTPAPIOptions.forwardWritesToLeader` and for every DynamoDB
+/// API request that needs the leader. The forwarded request carries
+/// `X-RaftLab-Forwarded`; a node never forwards such a request again (it
+/// redirects or answers "unavailable" instead), so two nodes that disagree
+/// on the leader cannot bounce a request between them.
 struct LeaderForwarder: Sendable {
     static let header = HTTPField.Name("X-RaftLab-Forwarded")!
     /// The client's key for an exactly-once write (the IETF draft's header
@@ -24,15 +25,24 @@ struct LeaderForwarder: Sendable {
         request.headers[header] != nil
     }
 
+    /// Sends `request` (method, path and query, `headers` and `body`) to the
+    /// leader, marked as forwarded, and returns its answer whatever the status.
+    func relay(_ request: Request, headers: [(String, String)], body: [UInt8], to address: HostPort) async throws
+        -> SimpleHTTPResponse
+    {
+        let relayed = SimpleHTTPRequest(
+            method: request.method.rawValue, path: request.uri.string, headers: [(Self.header.rawName, "1")] + headers,
+            body: body)
+        return try await client.execute(relayed, to: address, timeout: timeout)
+    }
+
     func forward(_ request: Request, body: [UInt8], to address: HostPort, leaderID: UInt64) async throws -> Response {
-        var headers: [(String, String)] = [(Self.header.rawName, "1")]
+        var headers: [(String, String)] = []
         if let contentType = request.headers[.contentType] { headers.append(("Content-Type", contentType)) }
         if let key = request.headers[Self.idempotencyKey] { headers.append((Self.idempotencyKey.rawName, key)) }
-        let relayed = SimpleHTTPRequest(
-            method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
         let answer: SimpleHTTPResponse
         do {
-            answer = try await client.execute(relayed, to: address, timeout: timeout)
+            answer = try await relay(request, headers: headers, body: body, to: address)
         } catch let error as SimpleHTTPClientError {
             if error.requestMayHaveBeenSent {
                 throw APIError(

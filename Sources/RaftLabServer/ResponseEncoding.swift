@@ -45,6 +45,9 @@ enum APIDocuments {
                     ("deleted_version", .unsigned(deleted.version)), index,
                 ])
             )
+        case .transactionWritten(let outcomes):
+            // Only the DynamoDB API writes transactions; rendered for completeness.
+            return (200, .object(from: [("writes", .int(outcomes.count)), index]))
         }
     }
 

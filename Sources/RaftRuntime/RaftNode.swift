@@ -387,7 +387,7 @@ public actor RaftNode {
         let term = core.term
         let deadline = ContinuousClock.now + options.operationTimeout
         _ = try await withCheckedThrowingContinuation { continuation in
-            waiters[index] = Waiter(term: term, deadline: deadline, continuation: continuation)
+            wait(for: index, Waiter(term: term, deadline: deadline, continuation: continuation))
             mailbox.nudge()
         }
         logger.info("membership changed", metadata: ["change": "\(change)", "index": "\(index)"])
@@ -511,8 +511,21 @@ public actor RaftNode {
             }
             let deadline = ContinuousClock.now + options.operationTimeout
             for (index, proposal) in zip(range, batch) {
-                waiters[index] = Waiter(term: core.term, deadline: deadline, continuation: proposal.continuation)
+                wait(for: index, Waiter(term: core.term, deadline: deadline, continuation: proposal.continuation))
             }
+        }
+    }
+
+    /// Registers the proposer of the entry this leader just appended at
+    /// `index`. A proposer may still wait there: it proposed in an earlier
+    /// term of ours, a leader with a shorter log cut its entry, and we lead
+    /// again and append over it. Its entry is gone from this log but may
+    /// linger on another node, so its fate is unknown: it is answered as
+    /// such, never left hanging (a lost continuation hangs its client and
+    /// the HTTP server's drain at shutdown).
+    private func wait(for index: UInt64, _ waiter: Waiter) {
+        if let earlier = waiters.updateValue(waiter, forKey: index) {
+            earlier.continuation.resume(throwing: RaftError.outcomeUnknown("a later leader replaced the entry at \(index)"))
         }
     }
 

@@ -40,6 +40,14 @@ public enum StateSyncMode: String, Sendable, Hashable, CaseIterable, CustomStrin
     public var description: String { rawValue }
 }
 
+/// The two kinds of store a node opens: its Raft log and its state store.
+public enum StoreKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case log
+    case state
+
+    public var description: String { rawValue }
+}
+
 /// A storage engine that can serve as Raft log, state store, or both.
 ///
 /// A backend lives in its own target and is known to the rest of RaftLab only
@@ -47,6 +55,11 @@ public enum StateSyncMode: String, Sendable, Hashable, CaseIterable, CustomStrin
 public protocol StorageBackend: Sendable {
     /// The name users write in configs and on the command line.
     var name: String { get }
+    /// The kinds of store this backend provides (both, unless it says
+    /// otherwise). The registry refuses to open any other kind, and the
+    /// `open` method of a kind a backend does not provide is never called
+    /// through the registry.
+    var kinds: Set<StoreKind> { get }
     /// Settings this backend understands, with a sentence on each (for `--help`).
     var settingsHelp: [String: String] { get }
     /// False when data cannot outlive the process (the memory backend).
@@ -60,6 +73,7 @@ public protocol StorageBackend: Sendable {
 }
 
 extension StorageBackend {
+    public var kinds: Set<StoreKind> { [.log, .state] }
     public var settingsHelp: [String: String] { [:] }
     public var isPersistent: Bool { true }
     public func forgetVolatileData(under directory: String) {}
@@ -93,6 +107,11 @@ public struct BackendRegistry: Sendable {
     /// Registered names, sorted.
     public var names: [String] { backends.keys.sorted() }
 
+    /// Names of the backends that provide `kind` of store, sorted.
+    public func names(providing kind: StoreKind) -> [String] {
+        names.filter { backends[$0]!.kinds.contains(kind) }
+    }
+
     public func backend(named name: String) throws -> any StorageBackend {
         guard let backend = backends[name] else {
             throw StorageError.unknownBackend(name: name, known: names)
@@ -100,17 +119,35 @@ public struct BackendRegistry: Sendable {
         return backend
     }
 
+    /// The backend called `name`, refused with `.unsupportedStore` (naming
+    /// the backends that can) when it does not provide `kind`.
+    public func backend(named name: String, providing kind: StoreKind) throws -> any StorageBackend {
+        let backend = try backend(named: name)
+        guard backend.kinds.contains(kind) else {
+            throw StorageError.unsupportedStore(backend: name, kind: kind, providers: names(providing: kind))
+        }
+        return backend
+    }
+
     public func openLogStore(backend name: String, _ options: StoreOptions) throws -> any LogStore {
-        try backend(named: name).openLogStore(options)
+        try backend(named: name, providing: .log).openLogStore(options)
     }
 
     public func openStateStore(backend name: String, _ options: StoreOptions) throws -> any StateStore {
-        try backend(named: name).openStateStore(options)
+        try backend(named: name, providing: .state).openStateStore(options)
+    }
+
+    /// Checks that `config` names a log backend and a state backend that
+    /// exist and provide those kinds of store, without opening anything.
+    public func validate(_ config: StorageConfig) throws {
+        _ = try backend(named: config.logBackend, providing: .log)
+        _ = try backend(named: config.stateBackend, providing: .state)
     }
 
     /// Opens a node's log and state stores under `config.dataDirectory`, in
     /// the sub-directories `log` and `state`. The two may use different backends.
     public func openStores(_ config: StorageConfig) throws -> (log: any LogStore, state: any StateStore) {
+        try validate(config)
         let log = try openLogStore(backend: config.logBackend, config.logOptions)
         do {
             let state = try openStateStore(backend: config.stateBackend, config.stateOptions)

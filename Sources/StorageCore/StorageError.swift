@@ -21,6 +21,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case engine(backend: String, message: String)
     /// No backend is registered under this name.
     case unknownBackend(name: String, known: [String])
+    /// The backend does not provide this kind of store; `providers` are the
+    /// registered backends that do.
+    case unsupportedStore(backend: String, kind: StoreKind, providers: [String])
     /// The store was closed.
     case closed
 
@@ -46,6 +49,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(backend) error: \(message)"
         case let .unknownBackend(name, known):
             "unknown storage backend '\(name)'; known backends: \(known.joined(separator: ", "))"
+        case let .unsupportedStore(backend, kind, providers):
+            "backend '\(backend)' cannot be a \(kind) store"
+                + (providers.isEmpty ? "" : "; backends that can: \(providers.joined(separator: ", "))")
         case .closed:
             "the store is closed"
         }

@@ -5,10 +5,7 @@ public enum StoreDirectory {
     public static let markerName = "RAFTLAB_STORE"
     public static let formatVersion = 1
 
-    public enum Kind: String, Sendable {
-        case log
-        case state
-    }
+    public typealias Kind = StoreKind
 
     /// Creates `path` if needed and checks or writes its marker.
     ///

@@ -2,8 +2,10 @@
 // through the registry, and prints "ack N" only after write N has returned, so
 // everything it acknowledged must survive the SIGKILL the test sends it.
 //
-//     StorageProbe <backend> <data-dir> [always|checkpoint] [count]
+//     StorageProbe <backend>[/<state-backend>] <data-dir> [always|checkpoint] [count]
 //
+// `wal/lmdb` writes the log with wal and the state with lmdb; one name uses
+// that backend for both.
 // With `always` every state apply is durable, so "ack N" covers the state
 // store too. With `checkpoint` (state applies are not synced) it checkpoints
 // the state store every 7 writes and prints "checkpoint N" once that returned:
@@ -22,14 +24,16 @@ func say(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3, arguments.count < 4 || StateSyncMode(rawValue: arguments[3]) != nil else {
-    say("usage: StorageProbe <backend> <data-dir> [always|checkpoint] [count]", to: STDERR_FILENO)
+    say("usage: StorageProbe <backend>[/<state-backend>] <data-dir> [always|checkpoint] [count]", to: STDERR_FILENO)
     exit(64)
 }
 let mode = arguments.count > 3 ? StateSyncMode(rawValue: arguments[3])! : .always
 let count = arguments.count > 4 ? UInt64(arguments[4]) ?? 1_000_000 : 1_000_000
 
 do {
-    let config = StorageConfig(backend: arguments[1], dataDirectory: arguments[2], sync: true, stateSync: mode)
+    let names = arguments[1].split(separator: "/", maxSplits: 1).map(String.init)
+    let config = StorageConfig(
+        logBackend: names.first ?? "", stateBackend: names.last ?? "", dataDirectory: arguments[2], sync: true, stateSync: mode)
     let (log, state) = try BackendRegistry.standard.openStores(config)
     // Resume after the state store's position, re-appending the log from there
     // as Raft would replay it (a re-append replaces entries with identical ones).

@@ -52,9 +52,13 @@ struct WorkloadTests {
 
     @Test("options: backend lists, all, concurrency lists and [bench] tables")
     func optionParsing() throws {
-        let names = BackendRegistry.standard.names
-        #expect(try BenchOptions.backends(parsing: "all", registry: names).map(\.description) == ["memory", "flatfile", "lmdb", "leveldb"])
-        #expect(try BenchOptions.backends(parsing: "lmdb, leveldb", registry: names).map(\.log) == ["lmdb", "leveldb"])
+        let all = ["memory", "flatfile", "lmdb", "leveldb", "rocksdb", "sqlite", "wal/lmdb"]
+        #expect(try BenchOptions.backends(parsing: "all", registry: .standard).map(\.description) == all)
+        #expect(BenchOptions().backends.map(\.description) == all, "the default compares every backend")
+        #expect(try BenchOptions.backends(parsing: "lmdb, leveldb", registry: .standard).map(\.log) == ["lmdb", "leveldb"])
+        #expect(try BenchOptions.backends(parsing: "all,wal/rocksdb,lmdb", registry: .standard).map(\.description) == all + ["wal/rocksdb"])
+        #expect(throws: BenchError.self) { try BenchOptions.backends(parsing: "wal/", registry: .standard) }
+        #expect(throws: BenchError.self) { try BenchOptions.backends(parsing: "a/b/c", registry: .standard) }
         #expect(try BenchOptions.concurrency(parsing: "1,8,64") == [1, 8, 64])
         #expect(throws: BenchError.self) { try BenchOptions.concurrency(parsing: "1,lots") }
 
@@ -85,8 +89,24 @@ struct WorkloadTests {
         bad.nodes = 4
         #expect(throws: BenchError.invalidOption("--nodes must be 1, 3, 5 or 7 (got 4)")) { try bad.validate(registry: .standard) }
         bad = BenchOptions()
-        bad.backends = [BackendPair("rocksdb")]
+        bad.backends = [BackendPair("berkeleydb")]
         #expect(throws: BenchError.self) { try bad.validate(registry: .standard) }
+        // wal provides a log store only: as a state store it is refused, naming the backends that can.
+        let stateBackends = BackendRegistry.standard.names(providing: .state).joined(separator: ", ")
+        bad.backends = [BackendPair(log: "lmdb", state: "wal")]
+        #expect(throws: BenchError.invalidOption(
+            "--state-backend wal: backend 'wal' cannot be a state store; backends that can: \(stateBackends)")) {
+            try bad.validate(registry: .standard)
+        }
+        bad.backends = [BackendPair("wal")]
+        #expect(throws: BenchError.invalidOption(
+            "--backend wal: backend 'wal' cannot be a state store; backends that can: \(stateBackends) "
+                + "(compare it as a log with --log-backend wal --state-backend NAME, or --backend wal/NAME)")) {
+            try bad.validate(registry: .standard)
+        }
+        var paired = BenchOptions()
+        paired.backends = [BackendPair(log: "wal", state: "lmdb")]
+        try paired.validate(registry: .standard)
         var typo = config
         typo.bench = ["opps": .int(1)]
         #expect(throws: BenchError.invalidOption("[bench] has no option 'opps'")) { try options.apply(config: typo) }

@@ -337,10 +337,10 @@ struct LiveTests {
 
             service.mode = .leaderless
             let start2 = ContinuousClock.now
-            let never = try await failure(["put-item", "--table-name", "Music", "--item-data", Demo.letItBe], at: node, timeout: 0.8)
+            let never = try await failure(["put-item", "--table-name", "Music", "--item-data", Demo.letItBe], at: node, timeout: 2)
             #expect(never?.exitCode == 4)
             #expect(never?.description.contains("no leader") == true)
-            #expect(ContinuousClock.now - start2 < .seconds(3))
+            #expect(ContinuousClock.now - start2 < .seconds(8))
         }
     }
 

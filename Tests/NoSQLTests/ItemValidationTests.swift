@@ -14,10 +14,11 @@ struct ItemValidationTests {
         ["Artist": "A", "SongTitle": "S", "Lyrics": .string(String(repeating: "x", count: padding))]
     }
 
-    @Test("the item size limit counts canonical JSON bytes, 400 KB by default")
+    @Test("the item size limit counts DynamoDB's item size (names plus values), 400 KB by default")
     func defaultSizeLimit() throws {
         var node = try musicNode()
-        let overhead = song(padding: 0).canonicalBytes.count
+        let overhead = Item(json: song(padding: 0)).size
+        #expect(overhead == "Artist".count + 1 + "SongTitle".count + 1 + "Lyrics".count)
         try node.expectSuccess(.putItem(table: "Music", item: song(padding: 400 * 1024 - overhead), expectedVersion: nil))
         let result = try node.apply(.putItem(table: "Music", item: song(padding: 400 * 1024 - overhead + 1), expectedVersion: nil))
         expectFailure(result, .itemTooLarge)
@@ -30,10 +31,10 @@ struct ItemValidationTests {
     @Test("the item size limit is configurable")
     func configuredSizeLimit() throws {
         var node = try musicNode(limits: NoSQLLimits(maxItemBytes: 100))
-        let overhead = song(padding: 0).canonicalBytes.count
+        let overhead = Item(json: song(padding: 0)).size
         try node.expectSuccess(.putItem(table: "Music", item: song(padding: 100 - overhead), expectedVersion: nil))
         expectFailure(try node.apply(.putItem(table: "Music", item: song(padding: 101 - overhead), expectedVersion: nil)), .itemTooLarge)
-        // Whitespace in the client's text does not count: the canonical form does.
+        // Whitespace in the client's text does not count: the item's size does.
         let spaced = try JSONValue.parse("{ \"Artist\" : \"A\" ,\n\n\n \"SongTitle\" : \"S\"" + String(repeating: " ", count: 200) + "}")
         try node.expectSuccess(.putItem(table: "Music", item: spaced, expectedVersion: nil))
     }
@@ -136,6 +137,8 @@ struct ItemValidationTests {
             .versionConflict: ("version_conflict", 409), .itemNotFound: ("item_not_found", 404),
             .noPreviousVersion: ("no_previous_version", 409), .staleWrite: ("stale_write", 409),
             .invalidArgument: ("invalid_argument", 400), .invalidCommand: ("invalid_command", 400),
+            .invalidExpression: ("invalid_expression", 400), .invalidUpdate: ("invalid_update", 400),
+            .conditionalCheckFailed: ("conditional_check_failed", 409), .transactionCanceled: ("transaction_canceled", 409),
         ]
         #expect(Set(expected.keys) == Set(NoSQLError.Code.allCases))
         for (code, (name, status)) in expected {

@@ -67,7 +67,12 @@ struct ClusterConfigTests {
         }
         let node = "\n[[nodes]]\nid = 1\nraft_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\n"
         #expect(message("[storage]\nlgo = \"lmdb\"" + node).contains("storage.lgo"))
-        #expect(message("[storage]\nlog = \"rocksdb\"" + node).contains("known backends: flatfile, leveldb, lmdb, memory"))
+        #expect(message("[storage]\nlog = \"berkeleydb\"" + node).contains("known backends: flatfile, leveldb, lmdb, memory, rocksdb, sqlite, wal"))
+        #expect(message("[storage]\nlog = \"wal\"\nstate = \"wal\"" + node) == """
+            invalid config: [storage] state: backend 'wal' cannot be a state store; \
+            backends that can: flatfile, leveldb, lmdb, memory, rocksdb, sqlite
+            """)
+        #expect(message("[storage]\nlog = \"wal\"\nstate = \"rocksdb\"\n[storage.wal]\nsegment_size = 1048576" + node) == "accepted")
         #expect(message("[storage]\nsync = \"yes\"" + node).contains("storage.sync must be true or false"))
         #expect(message("[storage\nlog = 1").hasPrefix("bad.toml:1:"))
         #expect(message("[[nodes]]\nid = 1\nraft_addr = \"nowhere\"\nhttp_addr = \"127.0.0.1:2\"").contains("host:port"))
@@ -75,5 +80,45 @@ struct ClusterConfigTests {
         #expect(message(node + node).contains("unique"))
         #expect(message("[engine]\nelection_ticks = 1\nheartbeat_ticks = 1" + node).contains("election_ticks"))
         #expect(throws: ConfigError.self) { try ClusterConfig.load(path: "/nonexistent/raftlab.toml") }
+    }
+}
+
+@Suite("Cluster config: [auth]")
+struct AuthConfigTests {
+    static let node = "\n[[nodes]]\nid = 1\nraft_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\n"
+
+    @Test("[[auth.access_keys]] are read, rendered back, and checked")
+    func accessKeys() throws {
+        let config = try ClusterConfig.parse("""
+            [[auth.access_keys]]
+            access_key_id = "AKID1"
+            secret_access_key = "s3cr3t/+="
+            [[auth.access_keys]]
+            access_key_id = "AKID2"
+            secret_access_key = "other"
+            """ + Self.node)
+        try config.validate(registry: .standard)
+        #expect(config.auth.accessKeys == [
+            .init(accessKeyID: "AKID1", secretAccessKey: "s3cr3t/+="), .init(accessKeyID: "AKID2", secretAccessKey: "other"),
+        ])
+        #expect(try ClusterConfig.parse(config.renderTOML()) == config)
+        #expect(try ClusterConfig.parse(Self.node).auth.accessKeys.isEmpty)
+    }
+
+    @Test("unknown keys and bad keys in [auth] are errors that name them")
+    func mistakes() {
+        func message(_ text: String) -> String {
+            do {
+                try ClusterConfig.parse(text + Self.node, path: "bad.toml").validate(registry: .standard)
+                return "accepted"
+            } catch {
+                return String(describing: error)
+            }
+        }
+        #expect(message("[auth]\ntokens_typo = 1").contains("auth.tokens_typo"))
+        #expect(message("[[auth.access_keys]]\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\nregion = \"x\"").contains("auth.access_keys[0].region"))
+        #expect(message("[[auth.access_keys]]\naccess_key_id = \"a\"").contains("needs access_key_id and secret_access_key"))
+        #expect(message("[[auth.access_keys]]\naccess_key_id = \"\"\nsecret_access_key = \"b\"").contains("non-empty"))
+        #expect(message("[[auth.access_keys]]\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n[[auth.access_keys]]\naccess_key_id = \"a\"\nsecret_access_key = \"c\"").contains("must be different"))
     }
 }

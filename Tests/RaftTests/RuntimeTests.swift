@@ -161,6 +161,11 @@ final class InProcessCluster: @unchecked Sendable {
     }
 }
 
+/// Answers collected from tasks that may never finish.
+private final class Outcomes: Sendable {
+    let list = Mutex<[Result<ProposalResult, RaftError>]>([])
+}
+
 @Suite("Runtime: in-process cluster", .serialized)
 struct RuntimeTests {
     @Test("3 nodes in one process elect a leader, replicate and apply on every node")
@@ -292,6 +297,59 @@ struct RuntimeTests {
         cluster.network.heal()
         try await cluster.waitApplied(result.index, on: [1, 2, 3])
         #expect(try cluster.value("x", on: old.id) == "2")
+        await cluster.stopAll()
+    }
+
+    @Test("A proposal whose entry a shorter leader cut is answered when its old leader leads again and appends over it")
+    func proposalOverwrittenByReturningLeader() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("x=1")
+        let old = try await cluster.leader()
+        let before = await old.status.lastIndex
+        // Cut off, the old leader appends three entries nobody else gets.
+        cluster.network.isolate(old.id)
+        // Outcomes are collected, not awaited: a proposal nobody answers
+        // would hang the test instead of failing it.
+        let outcomes = Outcomes()
+        for i in 0..<3 {
+            Task {
+                let outcome: Result<ProposalResult, RaftError>
+                do { outcome = .success(try await old.propose(Array("s\(i)=\(i)".utf8))) } catch let error as RaftError {
+                    outcome = .failure(error)
+                } catch { outcome = .failure(.protocolViolation("\(error)")) }
+                outcomes.list.withLock { $0.append(outcome) }
+            }
+        }
+        let appendDeadline = ContinuousClock.now + .seconds(10)
+        while await old.status.lastIndex < before + 3, ContinuousClock.now < appendDeadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(await old.status.lastIndex == before + 3)
+        // The others elect a leader whose log ends one entry (its no-op) past
+        // `before`: healed, the old leader keeps that entry and cuts its own.
+        let new = try await cluster.leader(excluding: [old.id])
+        cluster.network.heal()
+        try await cluster.waitApplied(before + 1, on: [old.id])
+        // The old leader leads again (no-op at before + 2) and appends a new
+        // entry at before + 3, where its third stranded proposal waits.
+        try await new.transferLeadership(to: old.id)
+        let fresh = try await old.propose(Array("f=1".utf8))
+        #expect(fresh.index == before + 3)
+        // Each stranded proposal gets an answer, and none claims success.
+        let answerDeadline = ContinuousClock.now + .seconds(60)
+        while outcomes.list.withLock({ $0.count }) < 3, ContinuousClock.now < answerDeadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let answered = outcomes.list.withLock { $0 }
+        #expect(answered.count == 3, "a stranded proposal was never answered")
+        for outcome in answered {
+            switch outcome {
+            case .success(let result): Issue.record("a stranded proposal claims it committed at \(result.index)")
+            case .failure(.proposalDropped), .failure(.outcomeUnknown): break
+            case .failure(let error): Issue.record("unexpected answer: \(error)")
+            }
+        }
         await cluster.stopAll()
     }
 

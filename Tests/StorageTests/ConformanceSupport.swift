@@ -13,6 +13,14 @@ struct BackendUnderTest: Sendable, CustomTestStringConvertible, CustomStringConv
 
     static let all = BackendRegistry.standard.names.map(BackendUnderTest.init)
     static let persistent = all.filter { (try? BackendRegistry.standard.backend(named: $0.name).isPersistent) == true }
+    /// The backends that provide each kind of store: the kit runs every
+    /// registered backend for each kind it provides.
+    static let logStores = BackendRegistry.standard.names(providing: .log).map(BackendUnderTest.init)
+    static let stateStores = BackendRegistry.standard.names(providing: .state).map(BackendUnderTest.init)
+
+    func provides(_ kind: StoreKind) -> Bool {
+        (try? backend.kinds.contains(kind)) == true
+    }
 
     var backend: any StorageBackend {
         get throws { try BackendRegistry.standard.backend(named: name) }
@@ -37,14 +45,38 @@ struct StateStoreUnderTest: Sendable, CustomTestStringConvertible, CustomStringC
     var description: String { "\(backend.name)/\(mode)" }
     var testDescription: String { description }
 
-    static let all = BackendUnderTest.all.flatMap { backend in
+    static let all = BackendUnderTest.stateStores.flatMap { backend in
         StateSyncMode.allCases.map { StateStoreUnderTest(backend: backend, mode: $0) }
     }
-    static let persistent = all.filter { BackendUnderTest.persistent.map(\.name).contains($0.backend.name) }
 
     func openState(_ directory: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any StateStore {
         try backend.openState(directory, sync: sync, settings: settings, stateSync: mode)
     }
+}
+
+/// A node's two stores for the crash tests, in one `StateSyncMode`: every
+/// persistent backend, as both stores when it provides both, else paired with
+/// the first persistent backend (by name) that provides the other kind
+/// ("wal/flatfile/checkpoint").
+struct StorePairUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let log: String
+    let state: String
+    let mode: StateSyncMode
+    var description: String { (log == state ? log : "\(log)/\(state)") + "/\(mode)" }
+    var testDescription: String { description }
+
+    static let persistent: [StorePairUnderTest] = BackendUnderTest.persistent.flatMap { backend in
+        func partner(_ kind: StoreKind) -> String? {
+            BackendUnderTest.persistent.first { $0.provides(kind) && $0.provides(.log) && $0.provides(.state) }?.name
+        }
+        let log = backend.provides(.log) ? backend.name : partner(.log)
+        let state = backend.provides(.state) ? backend.name : partner(.state)
+        guard let log, let state else { return [StorePairUnderTest]() }
+        return StateSyncMode.allCases.map { StorePairUnderTest(log: log, state: state, mode: $0) }
+    }
+
+    /// The pair as the probe takes it on its command line.
+    var probeArgument: String { "\(log)/\(state)" }
 }
 
 /// A fresh directory path for one test; removed (and forgotten by the memory
@@ -95,4 +127,55 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// Pairs of `valueSize` bytes in key order, then an error after `failAfter`
+/// of them (nil: no error): a snapshot arriving from a leader that breaks off.
+struct LargeSource: KeyValueSource {
+    struct BrokeOff: Error {}
+    let count: Int
+    let valueSize: Int
+    let failAfter: Int?
+    private var produced = 0
+
+    init(count: Int, valueSize: Int, failAfter: Int? = nil) {
+        self.count = count
+        self.valueSize = valueSize
+        self.failAfter = failAfter
+    }
+
+    mutating func next() throws -> KeyValue? {
+        if let failAfter, produced == failAfter { throw BrokeOff() }
+        guard produced < count else { return nil }
+        defer { produced += 1 }
+        return KeyValue(key: bytes(String(format: "big/%08d", produced)), value: Array(repeating: UInt8(produced & 0xFF), count: valueSize))
+    }
+}
+
+/// A restore larger than one engine transaction or batch that breaks off
+/// midway leaves the old state, before and after a reopen; a complete one
+/// then replaces it. (The LMDB and LevelDB state stores restore through a
+/// second generation in bounded steps.)
+func checkLargeRestore(open: () throws -> any StateStore) throws {
+    do {
+        let store = try open()
+        var batch = WriteBatch()
+        batch.put(bytes("old"), bytes("state"))
+        try store.apply(batch, through: AppliedPosition(index: 5, term: 1))
+        var breaking = LargeSource(count: 400, valueSize: 64 << 10, failAfter: 350)  // ~22 MiB before the break
+        #expect(throws: LargeSource.BrokeOff.self) { try store.restore(from: &breaking, position: AppliedPosition(index: 90, term: 2)) }
+        #expect(try store.get(bytes("old")) == bytes("state"))
+        #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
+        #expect(try store.scan(prefix: bytes("big/")).isEmpty)
+        try store.close()
+    }
+    let store = try open()
+    defer { try? store.close() }
+    #expect(try store.get(bytes("old")) == bytes("state"))
+    #expect(try store.scan(prefix: bytes("big/"), limit: 1).isEmpty)
+    var complete = LargeSource(count: 400, valueSize: 64 << 10)
+    try store.restore(from: &complete, position: AppliedPosition(index: 90, term: 2))
+    #expect(try store.get(bytes("old")) == nil)
+    #expect(try store.scan(prefix: bytes("big/")).count == 400)
+    #expect(try store.appliedPosition() == AppliedPosition(index: 90, term: 2))
 }

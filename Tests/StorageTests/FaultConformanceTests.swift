@@ -6,14 +6,14 @@ import Testing
 /// Faults and bad input: every one is a typed error naming what went wrong.
 @Suite("Fault conformance")
 struct FaultConformanceTests {
-    @Test("a store directory written by another backend is refused, naming both", arguments: BackendUnderTest.persistent)
+    @Test("a store directory written by another backend is refused, naming both", arguments: BackendUnderTest.persistent.filter { $0.provides(.log) })
     func foreignDirectoryIsRefused(backend: BackendUnderTest) throws {
         let dir = TestDirectory("foreign-\(backend)")
         defer { dir.remove() }
         let log = try backend.openLog(dir.sub("log"))
         try log.append(entries(1...2, term: 1))
         try log.close()
-        for other in BackendUnderTest.persistent where other.name != backend.name {
+        for other in BackendUnderTest.persistent where other.name != backend.name && other.provides(.log) {
             do {
                 _ = try other.openLog(dir.sub("log"))
                 Issue.record("\(other) opened a \(backend) directory")
@@ -40,18 +40,21 @@ struct FaultConformanceTests {
         defer { dir.remove() }
         try FileSystem.createDirectory(dir.path, sync: false)
         try FileSystem.writeFile(dir.sub("someone-elses-file"), bytes("precious"), sync: false)
-        #expect(throws: StorageError.self) { _ = try backend.openState(dir.path) }
+        if backend.provides(.state) { #expect(throws: StorageError.self) { _ = try backend.openState(dir.path) } }
+        if backend.provides(.log) { #expect(throws: StorageError.self) { _ = try backend.openLog(dir.path) } }
+        #expect(try FileSystem.listDirectory(dir.path) == ["someone-elses-file"])
         #expect(try FileSystem.readFile(dir.sub("someone-elses-file")) == bytes("precious"))
     }
 
     @Test("an unknown backend name lists the known ones")
     func unknownBackend() {
         do {
-            _ = try BackendRegistry.standard.backend(named: "rocksdb")
-            Issue.record("rocksdb should not exist")
+            _ = try BackendRegistry.standard.backend(named: "berkeleydb")
+            Issue.record("berkeleydb should not exist")
         } catch let error as StorageError {
-            #expect(error == .unknownBackend(name: "rocksdb", known: ["flatfile", "leveldb", "lmdb", "memory"]))
-            #expect(error.description.contains("known backends: flatfile, leveldb, lmdb, memory"))
+            let known = ["flatfile", "leveldb", "lmdb", "memory", "rocksdb", "sqlite", "wal"]
+            #expect(error == .unknownBackend(name: "berkeleydb", known: known))
+            #expect(error.description.contains("known backends: \(known.joined(separator: ", "))"))
         } catch {
             Issue.record("unexpected \(error)")
         }
@@ -64,11 +67,38 @@ struct FaultConformanceTests {
         #expect(throws: StorageError.self) { _ = try backend.openLog(dir.path, settings: ["no_such_setting": "1"]) }
     }
 
-    @Test("log and state may come from different backends", arguments: BackendUnderTest.all)
+    @Test("a backend is refused as a kind of store it does not provide, naming the backends that can")
+    func unsupportedKindIsRefused() throws {
+        let registry = BackendRegistry.standard
+        let partial = BackendUnderTest.all.filter { !$0.provides(.log) || !$0.provides(.state) }
+        #expect(partial.map(\.name).contains("wal"), "wal provides a log store only")
+        for backend in partial {
+            for kind in StoreKind.allCases where !backend.provides(kind) {
+                let dir = TestDirectory("unsupported-\(backend)-\(kind)")
+                defer { dir.remove() }
+                let config = kind == .state
+                    ? StorageConfig(logBackend: "memory", stateBackend: backend.name, dataDirectory: dir.path)
+                    : StorageConfig(logBackend: backend.name, stateBackend: "memory", dataDirectory: dir.path)
+                let providers = registry.names(providing: kind)
+                do {
+                    _ = try registry.openStores(config)
+                    Issue.record("\(backend) was opened as a \(kind) store")
+                } catch let error as StorageError {
+                    #expect(error == .unsupportedStore(backend: backend.name, kind: kind, providers: providers))
+                    #expect(error.description.contains("'\(backend.name)' cannot be a \(kind) store"))
+                    #expect(error.description.contains(providers.joined(separator: ", ")))
+                }
+                #expect(!FileSystem.exists(dir.path), "nothing is created for a refused config")
+                #expect(throws: StorageError.self) { try registry.validate(config) }
+            }
+        }
+    }
+
+    @Test("log and state may come from different backends", arguments: BackendUnderTest.logStores)
     func mixedBackends(backend: BackendUnderTest) throws {
         let dir = TestDirectory("mixed-\(backend)")
         defer { dir.remove() }
-        for other in BackendUnderTest.all {
+        for other in BackendUnderTest.stateStores {
             let config = StorageConfig(logBackend: backend.name, stateBackend: other.name, dataDirectory: dir.sub(other.name))
             let (log, state) = try BackendRegistry.standard.openStores(config)
             try log.append(entries(1...1, term: 1))
@@ -91,20 +121,19 @@ struct CrashDurabilityConformanceTests {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("StorageProbe").path
     }
 
-    @Test("acknowledged synced writes survive SIGKILL", arguments: StateStoreUnderTest.persistent)
-    func acknowledgedWritesSurviveSIGKILL(store: StateStoreUnderTest) throws {
-        let backend = store.backend
-        let dir = TestDirectory("crash-\(backend)-\(store.mode)")
+    @Test("acknowledged synced writes survive SIGKILL", arguments: StorePairUnderTest.persistent)
+    func acknowledgedWritesSurviveSIGKILL(store: StorePairUnderTest) throws {
+        let dir = TestDirectory("crash-\(store.log)-\(store.state)-\(store.mode)")
         defer { dir.remove() }
         var lastAck: UInt64 = 0
         for round in 1...3 {
             let (acked, checkpointed) = try runProbeAndKill(
-                backend: backend.name, mode: store.mode, directory: dir.path, minimumAcks: 60)
+                backend: store.probeArgument, mode: store.mode, directory: dir.path, minimumAcks: 60)
             #expect(acked > lastAck, "round \(round) acknowledged nothing new")
             lastAck = acked
 
             let (log, state) = try BackendRegistry.standard.openStores(
-                StorageConfig(backend: backend.name, dataDirectory: dir.path, stateSync: store.mode))
+                StorageConfig(logBackend: store.log, stateBackend: store.state, dataDirectory: dir.path, stateSync: store.mode))
             // The log is the durability point in both modes.
             #expect(try log.lastIndex() >= lastAck)
             #expect(try log.hardState().commit >= lastAck)

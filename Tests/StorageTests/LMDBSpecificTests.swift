@@ -7,6 +7,13 @@ import Testing
 /// and what happens when bytes in data.mdb go bad.
 @Suite("LMDB backend")
 struct LMDBSpecificTests {
+    @Test("a restore bigger than one transaction that breaks off leaves the old state; a whole one replaces it")
+    func largeRestore() throws {
+        let dir = TestDirectory("lmdb-large-restore")
+        defer { dir.remove() }
+        try checkLargeRestore { try lmdb.openStateStore(options(dir.path, sync: false)) }
+    }
+
     let lmdb = LMDBBackend()
 
     /// LMDB's own state store, each apply a synced commit, unless `stateSync` says otherwise.

@@ -7,6 +7,13 @@ import Testing
 /// corruption caught either by our record checksums or by LevelDB's own.
 @Suite("LevelDB backend")
 struct LevelDBSpecificTests {
+    @Test("a restore bigger than one transaction that breaks off leaves the old state; a whole one replaces it")
+    func largeRestore() throws {
+        let dir = TestDirectory("leveldb-large-restore")
+        defer { dir.remove() }
+        try checkLargeRestore { try leveldb.openStateStore(options(dir.path, sync: false)) }
+    }
+
     let leveldb = LevelDBBackend()
 
     /// Each state apply synced, unless `stateSync` says otherwise.

@@ -1,7 +1,7 @@
 import StorageCore
 import Testing
 
-/// The StateStore contract, run against every registered backend.
+/// The StateStore contract, run against every registered backend that provides a state store, in each sync mode.
 @Suite("StateStore conformance")
 struct StateStoreConformanceTests {
     /// Keys that stress byte order: empty, 0x00 and 0xFF runs, unicode, `/` and `..`.

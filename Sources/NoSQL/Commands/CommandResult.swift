@@ -14,6 +14,23 @@ public enum CommandOutcome: Sendable, Hashable {
     case itemDeleted(table: String, key: ItemKey, deleted: ItemVersion)
     /// The item as stored after the rollback.
     case itemRolledBack(table: String, StoredItem)
+    /// What each write of a transaction did, in order.
+    case transactionWritten([ItemWriteOutcome])
+}
+
+/// What one write of a transaction did.
+public struct ItemWriteOutcome: Sendable, Hashable {
+    public var key: ItemKey
+    /// The item before the write (nil when there was none).
+    public var old: ItemVersion?
+    /// The item after the write (nil after a delete, or for a condition check).
+    public var new: ItemVersion?
+
+    public init(key: ItemKey, old: ItemVersion?, new: ItemVersion?) {
+        self.key = key
+        self.old = old
+        self.new = new
+    }
 }
 
 /// The result of one command entry of a batch of log entries.

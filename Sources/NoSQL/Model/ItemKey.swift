@@ -1,13 +1,17 @@
-/// The value of a key attribute. Only strings and numbers can be keys, because
-/// only they have an order-preserving byte encoding (see `OrderedKeyEncoding`).
+import StorageCore
+
+/// The value of a key attribute. Only strings, numbers and binary values can
+/// be keys, because only they have an order-preserving byte encoding (see
+/// `OrderedKeyEncoding`).
 ///
-/// Strings compare by UTF-8 bytes; numbers by value, so `1` and `1.0` are the
-/// same key.
-public enum KeyAttributeValue: Sendable, CustomStringConvertible {
+/// Strings and binary values compare by their bytes; numbers by value, so
+/// `1` and `1.0` are the same key.
+public enum KeyAttributeValue: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case number(JSONNumber)
+    case binary(Bytes)
 
-    /// The key value held in `json`, the attribute `name` of an item.
+    /// The key value held in `json`, the attribute `name` of a native item.
     public init(_ json: JSONValue, attribute name: String) throws(NoSQLError) {
         switch json {
         case .string(let value): self = .string(value)
@@ -18,33 +22,66 @@ public enum KeyAttributeValue: Sendable, CustomStringConvertible {
         }
     }
 
-    public var jsonValue: JSONValue {
+    /// The key value held in `value`, the attribute `name` of an item.
+    public init(_ value: AttributeValue, attribute name: String) throws(NoSQLError) {
+        switch value {
+        case .string(let string): self = .string(string)
+        case .number(let number): self = .number(number)
+        case .binary(let bytes): self = .binary(bytes)
+        default:
+            throw NoSQLError(
+                .invalidKeyType,
+                "key attribute \"\(name)\" must be a string, a number or binary, not \(value.typeName.rawValue)")
+        }
+    }
+
+    public var attributeValue: AttributeValue {
         switch self {
         case .string(let value): .string(value)
         case .number(let value): .number(value)
+        case .binary(let value): .binary(value)
+        }
+    }
+
+    /// The native JSON view (binary as base64, see `AttributeValue.json`).
+    public var jsonValue: JSONValue { attributeValue.json }
+
+    public var type: KeyAttributeType {
+        switch self {
+        case .string: .string
+        case .number: .number
+        case .binary: .binary
         }
     }
 
     /// The size counted against the key limits: UTF-8 bytes of a string,
-    /// characters of a number's canonical text.
+    /// characters of a number's canonical text, bytes of a binary value.
     public var byteSize: Int {
         switch self {
         case .string(let value): value.utf8.count
         case .number(let value): value.description.utf8.count
+        case .binary(let value): value.count
         }
     }
 
     public var description: String { jsonValue.canonicalText }
-}
 
-extension KeyAttributeValue: Hashable {
     public static func == (a: KeyAttributeValue, b: KeyAttributeValue) -> Bool {
-        a.jsonValue == b.jsonValue
+        a.attributeValue == b.attributeValue
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(jsonValue)
+        hasher.combine(attributeValue)
     }
+}
+
+/// The type a table declares for a key attribute (DynamoDB's
+/// `AttributeDefinitions`). Tables created through the native API declare
+/// none and take strings and numbers.
+public enum KeyAttributeType: String, Sendable, Hashable, CaseIterable {
+    case string = "S"
+    case number = "N"
+    case binary = "B"
 }
 
 /// The primary key of an item: its partition key value, and its sort key

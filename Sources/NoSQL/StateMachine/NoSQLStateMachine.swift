@@ -49,11 +49,18 @@ public struct NoSQLStateMachine: Sendable {
     /// and decides. Throws `NoSQLError`, or `StorageError` if the store fails.
     public func prepare(_ command: NoSQLCommand, checkingAgainst store: (any StateStore)? = nil) throws -> Bytes {
         try command.validate(limits: limits)
+        try command.validateExpressions()
         if let store {
             let reader = StoreReader(store: store)
-            if case .createTable(let schema) = command {
+            switch command {
+            case .createTable(let schema):
                 if try loadTable(schema.name, from: reader) != nil { throw tableExists(schema.name) }
-            } else {
+            case .transactWrite(let writes):
+                for write in writes {
+                    let table = try requireTable(write.table, from: reader)
+                    _ = try write.key(in: table.schema, limits: limits)
+                }
+            default:
                 let table = try requireTable(command.table, from: reader)
                 _ = try command.validate(against: table.schema, limits: limits)
             }

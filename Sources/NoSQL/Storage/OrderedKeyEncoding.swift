@@ -11,8 +11,10 @@ import StorageCore
 ///     0x15  zero              0x15
 ///     0x16  positive number   0x16 exponent ‖ digits ‖ 0x00
 ///     0x20  string            0x20 escaped(UTF-8) ‖ 0x00 0x01
+///     0x30  binary            0x30 escaped(bytes) ‖ 0x00 0x01
 ///
-/// so numbers sort before strings, negatives before zero before positives.
+/// so numbers sort before strings, strings before binary values, negatives
+/// before zero before positives. (A typed table's keys all have one type.)
 ///
 /// Numbers: a nonzero value is d1.d2…dn × 10^e with d1 and dn nonzero.
 /// `exponent` is e as a 32-bit big-endian integer with its sign bit flipped
@@ -31,11 +33,23 @@ import StorageCore
 /// terminator would make "" a prefix of "\0", and partition "a" would
 /// swallow partition "a\0"). escaped(p) is a prefix of escaped(s) exactly
 /// when p is a prefix of s, which makes a sort-key prefix query a `KeyRange.prefix`.
+/// Binary values are escaped and terminated the same way.
 enum OrderedKeyEncoding {
     static let negativeNumberTag: UInt8 = 0x14
     static let zeroTag: UInt8 = 0x15
     static let positiveNumberTag: UInt8 = 0x16
     static let stringTag: UInt8 = 0x20
+    static let binaryTag: UInt8 = 0x30
+
+    /// The tags that start every encoding of one key type, as a range
+    /// `[lower, upper)` of first bytes.
+    static func tagRange(of type: KeyAttributeType) -> (lower: UInt8, upper: UInt8) {
+        switch type {
+        case .number: (negativeNumberTag, positiveNumberTag + 1)
+        case .string: (stringTag, stringTag + 1)
+        case .binary: (binaryTag, binaryTag + 1)
+        }
+    }
 
     static func append(_ value: KeyAttributeValue, to out: inout Bytes) {
         switch value {
@@ -44,6 +58,10 @@ enum OrderedKeyEncoding {
             appendTerminated(string, to: &out)
         case .number(let number):
             append(number, to: &out)
+        case .binary(let bytes):
+            out.append(binaryTag)
+            appendEscaped(bytes: bytes, to: &out)
+            out.append(contentsOf: [0x00, 0x01])
         }
     }
 
@@ -77,7 +95,11 @@ enum OrderedKeyEncoding {
     /// The escaped bytes of `string`, without terminator: a prefix of the
     /// encoding of every string that starts with `string`.
     static func appendEscaped(_ string: String, to out: inout Bytes) {
-        for byte in string.utf8 {
+        appendEscaped(bytes: string.utf8, to: &out)
+    }
+
+    static func appendEscaped(bytes: some Sequence<UInt8>, to out: inout Bytes) {
+        for byte in bytes {
             out.append(byte)
             if byte == 0x00 { out.append(0xFF) }
         }

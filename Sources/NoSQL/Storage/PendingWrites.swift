@@ -35,7 +35,7 @@ public struct PendingWrites: Sendable {
     /// so the batch is the same on every node whatever order the writes came in.
     public var writeBatch: WriteBatch {
         WriteBatch(
-            pending.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { key in
+            pending.keys.sorted { $0.sortsBefore($1) }.map { key in
                 if let value = pending[key]! { .put(key: key, value: value) } else { .delete(key: key) }
             })
     }
@@ -65,6 +65,6 @@ public struct PendingWrites: Sendable {
             lower = last.key + [0x00]
         }
         for (key, value) in pending where range.contains(key) && value != nil { keys.insert(key) }
-        return keys.sorted { $0.lexicographicallyPrecedes($1) }
+        return keys.sorted { $0.sortsBefore($1) }
     }
 }
