@@ -246,12 +246,17 @@ extension ClusterNode {
             throw MembershipError.invalid("node \(member) is not a member; add it with `member add-learner` first")
         }
         if learner.isVoter { return view }
-        // Wait for the learner to catch up (a snapshot may be streaming).
+        // Wait for the learner to catch up (a snapshot may be streaming): to
+        // hold every entry the leader had when the promotion was asked for.
+        // Under a steady load the leader's last index moves on meanwhile; a
+        // learner that reached the mark keeps pace, and a fixed distance to a
+        // moving target might never be reached.
+        let mark = view.lastIndex
         let deadline = ContinuousClock.now + catchUpTimeout
         while true {
             view = try await leaderView()
             guard let current = view.member(member), !current.isVoter else { return view }
-            if let match = current.match, match + 100 >= view.lastIndex, isLive(current) { break }
+            if let match = current.match, match >= mark || match + 100 >= view.lastIndex, isLive(current) { break }
             guard ContinuousClock.now < deadline else {
                 throw MembershipError.notCaughtUp(
                     "node \(member) matches the leader's log through index \(current.match ?? 0) of \(view.lastIndex) and was last heard from \(describe(current.sinceLastHeard)) ago; it has not caught up within \(catchUpTimeout) (is it running? a large snapshot may still be streaming: retry)")
