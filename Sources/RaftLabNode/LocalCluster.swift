@@ -184,6 +184,11 @@ struct LocalMigrationDriver: MigrationDriver {
                 // Another change still being applied (a new leader applying its log): it clears.
                 _ = why
                 try await Task.sleep(for: .milliseconds(50))
+            } catch MembershipError.outcomeUnknown(let why) where ContinuousClock.now < deadline {
+                // Slow to commit (a loaded machine): every step is read back
+                // from the membership and safe to ask again.
+                _ = why
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
     }
@@ -205,7 +210,11 @@ struct LocalMigrationDriver: MigrationDriver {
     }
 
     func remove(_ id: UInt64) async throws {
-        _ = try await onLeader { try await $0.removeMember(id) }
+        _ = try await onLeader { leader in
+            // Gone already (an earlier attempt whose outcome was unknown): done.
+            guard await leader.membership().member(id) != nil else { return await leader.membership() }
+            return try await leader.removeMember(id)
+        }
     }
 
     func startReplacement(for old: MemberView, in view: MembershipView, log: String, state: String) async throws -> MemberRecord {
