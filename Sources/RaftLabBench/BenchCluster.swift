@@ -161,7 +161,7 @@ final class InProcessBenchCluster: BenchCluster {
 
     func startJoining(_ id: UInt64) async throws { try await cluster.start(id, joining: true) }
     func addLearner(_ id: UInt64) async throws { try await cluster.leader().addLearner(id) }
-    func removeNode(_ id: UInt64) async throws { try await cluster.leader().removeMember(id) }
+    func removeNode(_ id: UInt64) async throws { try await cluster.leader().removeNode(id) }
 
     var restartKeepsData: Bool { (try? registry.backend(named: cluster.config.storage.log).isPersistent) ?? false }
 

@@ -214,6 +214,7 @@ extension BenchOptions {
                 recoveryEntriesByBackend = parsed.byBackend
             default: throw BenchError.invalidOption("[bench] recovery_entries must be a count or a string like \"5000,leveldb=1000000\"")
             }
+        case "migrate_to", "migrate-to": migrateTo = try BenchOptions.migrationTarget(parsing: try string())
         case "transport":
             guard let transport = BenchTransport(rawValue: try string()) else {
                 throw BenchError.invalidOption("[bench] transport must be inprocess or tcp")

@@ -75,6 +75,9 @@ public struct BenchOptions: Sendable, Hashable {
     /// or, for a pair of one backend, its name).
     public var recoveryEntries = 5_000
     public var recoveryEntriesByBackend: [String: Int] = [:]
+    /// With a target, the recovery phase also swaps each cluster's storage
+    /// engine live, node by node, to these backends under load (`--migrate-to`).
+    public var migrateTo: BackendPair?
     public var transport: BenchTransport = .inprocess
     /// The raftlab binary `--transport tcp` runs each node with
     /// (`raftlab server --node-id N --config FILE`); nil for the executable
@@ -144,6 +147,14 @@ public struct BenchOptions: Sendable, Hashable {
         for name in recoveryEntriesByBackend.keys where !names.contains(name) {
             throw fail("--recovery-entries names \(name), which this run does not measure")
         }
+        if let migrateTo {
+            for name in [migrateTo.log, migrateTo.state] where (try? registry.backend(named: name)) == nil {
+                throw fail("--migrate-to names an unknown backend '\(name)'; known: \(registry.names.joined(separator: ", "))")
+            }
+            if recoveryEntries == 0 { throw fail("--migrate-to runs in the recovery phase: --recovery-entries must not be 0") }
+            if transport == .tcp { throw fail("--migrate-to is measured in process only (--transport inprocess); over TCP use `raftlab migrate-cluster`") }
+            if nodes < 3 { throw fail("--migrate-to needs --nodes 3 or more (the recovery phase measures followers)") }
+        }
     }
 
     /// Every effective option, for the report's `config` section.
@@ -170,6 +181,7 @@ public struct BenchOptions: Sendable, Hashable {
             ("seed", String(seed)),
             ("recovery_entries", ([String(recoveryEntries)]
                 + recoveryEntriesByBackend.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: ",")),
+            ("migrate_to", migrateTo?.description ?? "none"),
             ("transport", transport.rawValue),
             ("label", label),
             ("tick_ms", String(cluster.engine.tickMilliseconds)),
@@ -191,6 +203,18 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption(let message): "invalid option: \(message)"
         case .failed(let message): "benchmark failed: \(message)"
+        }
+    }
+}
+
+extension BenchOptions {
+    /// `leveldb` (both stores) or `lmdb/leveldb` (log/state).
+    public static func migrationTarget(parsing text: String) throws -> BackendPair {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        switch parts.count {
+        case 1 where !parts[0].isEmpty: return BackendPair(parts[0])
+        case 2 where !parts[0].isEmpty && !parts[1].isEmpty: return BackendPair(log: parts[0], state: parts[1])
+        default: throw BenchError.invalidOption("--migrate-to takes BACKEND or LOG/STATE, e.g. leveldb or lmdb/leveldb (got '\(text)')")
         }
     }
 }

@@ -440,6 +440,10 @@ extension RecoveryTimes {
             entries: runs.first?.entries, restartUs: optionalMedian(runs.map(\.restartUs)),
             catchUpUs: optionalMedian(runs.map(\.catchUpUs)), snapshotInstallUs: optionalMedian(runs.map(\.snapshotInstallUs)),
             failoverUs: optionalMedian(runs.map(\.failoverUs)), restartPath: runs.first?.restartPath,
-            catchUpEntries: runs.first?.catchUpEntries)
+            catchUpEntries: runs.first?.catchUpEntries,
+            migration: {
+                let swaps = runs.compactMap(\.migration).sorted { $0.totalUs < $1.totalUs }
+                return swaps.isEmpty ? nil : swaps[swaps.count / 2]
+            }())
     }
 }

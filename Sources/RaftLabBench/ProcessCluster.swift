@@ -198,7 +198,11 @@ public final class ProcessCluster: BenchCluster {
         process.executableURL = URL(fileURLWithPath: executable)
         var arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
         if joining {
-            arguments.append("--join")
+            // Any running member tells a joiner the cluster's ID and where its members listen.
+            guard let member = runningIDs.first(where: { $0 != id }), let address = try? config.node(member).httpAddress else {
+                throw BenchError.failed("node \(id) cannot join: no member of the cluster is running")
+            }
+            arguments += ["--join", address.description]
         } else if voters.count != config.nodes.count {
             arguments += ["--voters", voters.map(String.init).joined(separator: ",")]
         }

@@ -4,7 +4,9 @@ import RaftLabReport
 import StorageCore
 
 /// The four recovery measurements on one cluster, in process or one process
-/// per node (`--transport tcp`), after `entries` writes:
+/// per node (`--transport tcp`), after `entries` writes (and, with
+/// `--migrate-to`, a live swap of every node's engine under load, in process
+/// only; see `MigrationProbe`):
 ///
 /// (a) **restart**: a follower that applied everything is stopped cleanly
 ///     and started again from its data directory, until it has applied the
@@ -58,6 +60,9 @@ struct RecoveryProbe: Sendable {
                     times.catchUpUs = try await catchUp(follower, in: cluster)
                 }
                 times.snapshotInstallUs = try await snapshotInstall(in: cluster)
+                if let target = options.migrateTo, let local = cluster as? InProcessBenchCluster {
+                    times.migration = try await MigrationProbe(target: target, valueSize: options.valueSize).run(local.cluster)
+                }
                 times.failoverUs = try await failover(in: cluster)
             }
             try await cluster.quiesce()

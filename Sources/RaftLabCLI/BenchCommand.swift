@@ -118,6 +118,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Entries written before the recovery measurements (default 5000; 0 skips them), optionally per backend: 5000,leveldb=1000000.")
     var recoveryEntries: String?
 
+    @Option(help: ArgumentHelp(
+        "In the recovery phase, also swap the storage engine live, node by node, to BACKEND (or LOG/STATE) under load: total time, longest write gap, write latency and bytes moved (in process only).",
+        valueName: "backend"))
+    var migrateTo: String?
+
     @Option(help: "inprocess (all nodes in this process) or tcp (one process per node on 127.0.0.1).")
     var transport: String?
 
@@ -189,6 +194,7 @@ struct BenchCommand: AsyncParsableCommand {
                 if let count = parsed.default { options.recoveryEntries = count }
                 options.recoveryEntriesByBackend = parsed.byBackend
             }
+            if let migrateTo { options.migrateTo = try BenchOptions.migrationTarget(parsing: migrateTo) }
             if let transport {
                 guard let kind = BenchTransport(rawValue: transport) else {
                     throw BenchError.invalidOption("--transport must be inprocess or tcp (got '\(transport)')")

@@ -31,6 +31,12 @@ struct ServerCommand: AsyncParsableCommand {
             --node-id N with --config runs only node N, talking to its peers over TCP, so a cluster \
             can span processes and hosts (examples/cluster-3proc.toml).
 
+            --join ADDR (or `join = "ADDR"` in the config) with --node-id makes a new node join the \
+            running cluster whose member serves HTTP at ADDR instead of bootstrapping one: it starts \
+            empty, learns the cluster's ID and members from ADDR, and waits until a member adds it \
+            (`raftlab member add-learner`); it then catches up through InstallSnapshot. Its [storage] \
+            may name other backends than the rest of the cluster. A node that has data resumes as it was.
+
             Ctrl-C or SIGTERM shuts down cleanly: in-flight requests are answered, then the stores \
             are flushed and closed.
 
@@ -38,6 +44,7 @@ struct ServerCommand: AsyncParsableCommand {
               raftlab server
               raftlab server --config examples/cluster.toml
               raftlab server --config examples/cluster-3proc.toml --node-id 2
+              raftlab server --config node4.toml --node-id 4 --join 127.0.0.1:8100
             """)
 
     @Option(help: "A TOML cluster config (default: three in-process nodes on 8100-8102, memory backend).")
@@ -49,8 +56,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "With --node-id: the voters a new cluster starts with, comma-separated ids (default: every node of --config); the other nodes can join later with --join.")
     var voters: String?
 
-    @Flag(help: "With --node-id on an empty data directory: start as a new node that waits for the leader to add it (POST /admin/learners/N), instead of bootstrapping with every node of the config.")
-    var join = false
+    @Option(help: ArgumentHelp("Join the running cluster a member of which serves HTTP here (with --node-id).", valueName: "host:port"))
+    var join: String?
 
     @Flag(help: "Forward writes sent to a follower to the leader instead of redirecting the client.")
     var forwardWrites = false
@@ -79,8 +86,11 @@ struct ServerCommand: AsyncParsableCommand {
         if let voters, parsedVoters(voters) == nil {
             throw ValidationError("--voters takes comma-separated node ids, e.g. 1,2,3 (got '\(voters)')")
         }
-        if join, nodeID == nil {
-            throw ValidationError("--join needs --node-id: only a node in a process of its own joins a running cluster")
+        if join != nil, nodeID == nil {
+            throw ValidationError("--join needs --node-id (and --config): one node joins a running cluster")
+        }
+        if let join, (try? HostPort(parsing: join)) == nil {
+            throw ValidationError("--join must be host:port, got \"\(join)\"")
         }
         if allowFaultInjection, nodeID == nil {
             throw ValidationError("--allow-fault-injection needs --node-id: faults are injected into a node's TCP transport")
@@ -143,9 +153,20 @@ struct ServerCommand: AsyncParsableCommand {
         let stopNodes: @Sendable () async -> Void
         do {
             if let nodeID {
+                var joinTarget: ClusterNode.JoinTarget?
+                if let address = try (join ?? cluster.join).map(HostPort.init(parsing:)) {
+                    do {
+                        joinTarget = try await ClusterHTTP.joinTarget(at: address, logger: logger)
+                    } catch {
+                        // A node with data resumes without it; a new one learns from the first leader that adds it.
+                        logger.warning("could not learn the cluster to join; starting with the config's addresses", metadata: ["error": "\(error)"])
+                        joinTarget = ClusterNode.JoinTarget(clusterID: 0, members: [])
+                    }
+                }
                 let node = try ClusterNode(
                     id: nodeID, config: cluster, transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster, faults: faults),
-                    registry: backends, initialVoters: join ? [] : voters.flatMap(parsedVoters))
+                    registry: backends, initialVoters: voters.flatMap(parsedVoters), join: joinTarget,
+                    registrar: ClusterHTTP.registrar())
                 try await node.start()
                 nodes = [node]
                 stopNodes = { await node.stop() }

@@ -3,8 +3,10 @@ import NoSQL
 import Raft
 import RaftRuntime
 import RaftLabBackends
+import RaftTCPTransport
 import StorageCore
 import SyncObserver
+import Synchronization
 
 /// One RaftLab node: the Raft engine, the NoSQL state machine, and the log and
 /// state stores its config names, behind the `NoSQLService` its clients use.
@@ -20,12 +22,42 @@ public final class ClusterNode: NoSQLService {
     public let stateStore: any StateStore
     /// When this node announced commits and applied entries (replication lag).
     public let timeline: ReplicationTimeline
-    private let config: ClusterConfig
+    let config: ClusterConfig
     private let machine: NoSQLStateMachine
     private let metrics: NodeMetrics
     /// Sync calls on this node's data directory, seen at the system call.
     private let syncWatch: SyncWatch?
     private let network: NodeTransport
+    let logger: Logger
+    /// The TCP transport, whose address book follows the member records (nil in process).
+    let tcp: TCPTransport?
+    /// Member records as last read from the state store (see `MemberRegistry`).
+    let directory = Mutex<[UInt64: MemberRecord]>([:])
+    /// Where the members a joiner was told about listen, until its state holds their records.
+    let joinPeers: [UInt64: MemberRecord]
+    /// Corrects this node's member record through the leader when it is out of date.
+    let registrar: Registrar?
+    /// The membership operation running on this node (one at a time).
+    let operation = Mutex<String?>(nil)
+    let watcher = Mutex<Task<Void, Never>?>(nil)
+
+    /// Sends this node's own member record to the leader (at its HTTP address),
+    /// which writes it through Raft: how a follower corrects a record that no
+    /// longer says where it listens or what it runs (after an offline
+    /// `migrate-store`, say).
+    public typealias Registrar = @Sendable (_ record: MemberRecord, _ leader: UInt64, _ leaderHTTPAddress: HostPort) async throws -> Void
+
+    /// A running cluster this node joins: its ID and where its members listen
+    /// (from `GET /cluster/members` of the `--join` address).
+    public struct JoinTarget: Sendable, Hashable {
+        public var clusterID: UInt64
+        public var members: [MemberRecord]
+
+        public init(clusterID: UInt64, members: [MemberRecord]) {
+            self.clusterID = clusterID
+            self.members = members
+        }
+    }
 
     /// Opens the node's stores and its engine; `start()` begins taking part.
     ///
@@ -36,12 +68,16 @@ public final class ClusterNode: NoSQLService {
     public init(
         id: UInt64, config: ClusterConfig, transport: any Transport,
         registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
-        initialVoters: Set<UInt64>? = nil, logger: Logger? = nil
+        initialVoters: Set<UInt64>? = nil, join: JoinTarget? = nil, registrar: Registrar? = nil, logger: Logger? = nil
     ) throws {
         try config.validate(registry: registry)
         _ = try config.node(id)
         self.id = id
         self.config = config
+        self.logger = logger ?? Logger(label: "raftlab.node\(id)")
+        tcp = transport as? TCPTransport
+        joinPeers = Dictionary((join?.members ?? []).map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+        self.registrar = registrar
         limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
         machine = NoSQLStateMachine(limits: limits)
         let storage = config.storage.storageConfig(forNode: id)
@@ -68,8 +104,12 @@ public final class ClusterNode: NoSQLService {
         do {
             raft = try RaftNode(
                 id: id,
-                configuration: ClusterConfiguration(
-                    voters: initialVoters ?? Set(config.nodes.map(\.id)), clusterID: config.bootstrapClusterID),
+                // A joiner bootstraps nothing; it takes the ID of the cluster it
+                // joins (0 = learn it from the leader's first message).
+                configuration: join.map { ClusterConfiguration(voters: [], clusterID: $0.clusterID) }
+                    ?? ClusterConfiguration(
+                        voters: initialVoters ?? Set(config.nodes.map(\.id)),
+                        clusterID: initialVoters?.isEmpty == true ? 0 : config.bootstrapClusterID),
                 logStore: stores.log, stateStore: state,
                 stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
                 options: options, logger: logger)
@@ -79,16 +119,19 @@ public final class ClusterNode: NoSQLService {
             throw error
         }
         metrics = NodeMetrics(nodeID: id)
+        refreshDirectory()
     }
 
     public func start() async throws {
         try await raft.start()
         metrics.startPolling(self)
+        startWatcher()
     }
 
     /// Stops the engine (pending requests fail with `shuttingDown`) and closes
     /// the stores, which flushes anything a backend buffers.
     public func stop() async {
+        stopWatcher()
         metrics.stopPolling()
         await raft.stop()
         try? logStore.close()
@@ -162,7 +205,7 @@ public final class ClusterNode: NoSQLService {
         let leader = raftStatus.leader ?? 0
         return NodeStatus(
             nodeID: id, role: raftStatus.role.rawValue, term: raftStatus.term, leaderID: leader,
-            leaderHTTPAddress: config.nodes.first { $0.id == leader }?.httpAddress.description,
+            leaderHTTPAddress: httpAddress(of: leader)?.description,
             commitIndex: raftStatus.commitIndex, appliedIndex: raftStatus.appliedIndex,
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
@@ -175,8 +218,9 @@ public final class ClusterNode: NoSQLService {
         do { try await raft.addLearner(id) } catch let error as RaftError { throw nodeError(error) }
     }
 
-    /// Removes node `id` from the membership (this node must lead).
-    public func removeMember(_ id: UInt64) async throws {
+    /// Removes node `id` from the membership (this node must lead), without
+    /// the checks of `removeMember` (the benchmark's short-lived newcomer).
+    public func removeNode(_ id: UInt64) async throws {
         do { try await raft.removeNode(id) } catch let error as RaftError { throw nodeError(error) }
     }
 
@@ -184,11 +228,11 @@ public final class ClusterNode: NoSQLService {
     public var syncCount: UInt64 { logStore.syncCount + stateStore.syncCount }
 
     /// Maps engine errors to what a client can act on.
-    private func nodeError(_ error: RaftError) -> NodeError {
+    func nodeError(_ error: RaftError) -> NodeError {
         switch error {
         case .notLeader(let hint):
-            if let hint, hint != 0, let leader = config.nodes.first(where: { $0.id == hint }) {
-                return .notLeader(leaderID: hint, leaderHTTPAddress: leader.httpAddress)
+            if let hint, hint != 0, let address = httpAddress(of: hint) {
+                return .notLeader(leaderID: hint, leaderHTTPAddress: address)
             }
             return .noLeader
         case .timeout: return .timeout

@@ -7,7 +7,7 @@ import StorageCore
 /// command entries becomes one write batch, and each entry's result travels
 /// back to its proposer as bytes.
 ///
-/// Each entry is a `WriteEnvelope`. One that carries an idempotency key seen
+/// Each entry is a `WriteEnvelope` (or a `MemberRecordEnvelope`). One that carries an idempotency key seen
 /// within the window is not applied again: its proposer receives the result
 /// of the first application (see `WriteSessions`).
 struct NoSQLRaftMachine: StateMachine {
@@ -23,6 +23,12 @@ struct NoSQLRaftMachine: StateMachine {
         results.reserveCapacity(entries.count)
         for entry in entries {
             try WriteSessions.expire(at: entry.index, reading: store, into: &sessionWrites)
+            if MemberRecordEnvelope.isEnvelope(entry.data) {
+                // A member record (see `MemberRegistry`): node metadata, not a NoSQL command.
+                try MemberRecordEnvelope(decoding: entry.data).apply(to: &sessionWrites)
+                results.append(AppliedWrite(appliedAt: entry.index, result: []).encoded())
+                continue
+            }
             let envelope = try WriteEnvelope(decoding: entry.data)
             if let key = envelope.idempotencyKey {
                 let sessionKey = WriteSessions.sessionKey(key)

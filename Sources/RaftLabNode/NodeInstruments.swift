@@ -19,7 +19,7 @@ public protocol NodeMembership: Sendable {
     /// Adds `id` as a learner; throws `NodeError.notLeader` on a follower.
     func addLearner(_ id: UInt64) async throws
     /// Removes `id` from the membership; throws `NodeError.notLeader` on a follower.
-    func removeMember(_ id: UInt64) async throws
+    func removeNode(_ id: UInt64) async throws
 }
 
 extension ClusterNode: NodeMembership {}

@@ -454,14 +454,17 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
     /// of its process; in process, the node cut off and halted without a
     /// clean stop) to the first write acknowledged by the new leader.
     public var failoverUs: Double?
+    /// (e) A live swap of every node's storage engine under load (`--migrate-to`).
+    public var migration: MigrationFigures?
 
     public init(
         entries: Int? = nil, restartUs: Double? = nil, catchUpUs: Double? = nil,
         snapshotInstallUs: Double? = nil, failoverUs: Double? = nil, restartPath: String? = nil,
-        catchUpEntries: Int? = nil
+        catchUpEntries: Int? = nil, migration: MigrationFigures? = nil
     ) {
         self.restartPath = restartPath
         self.catchUpEntries = catchUpEntries
+        self.migration = migration
         self.entries = entries
         self.restartUs = restartUs
         self.catchUpUs = catchUpUs
@@ -477,6 +480,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         case failoverUs = "failover_us"
         case restartPath = "restart_path"
         case catchUpEntries = "catch_up_entries"
+        case migration
     }
 
     public init(from decoder: any Decoder) throws {
@@ -488,6 +492,7 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         failoverUs = try c.decodeIfPresent(Double.self, forKey: .failoverUs)
         restartPath = try c.decodeIfPresent(String.self, forKey: .restartPath)
         catchUpEntries = try c.decodeIfPresent(Int.self, forKey: .catchUpEntries)
+        migration = try c.decodeIfPresent(MigrationFigures.self, forKey: .migration)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -499,5 +504,57 @@ public struct RecoveryTimes: Codable, Sendable, Equatable {
         try c.encode(failoverUs, forKey: .failoverUs)
         try c.encode(restartPath, forKey: .restartPath)
         try c.encode(catchUpEntries, forKey: .catchUpEntries)
+        try c.encodeIfPresent(migration, forKey: .migration)
+    }
+}
+
+/// A live engine swap measured under load: every node replaced, one at a
+/// time, by a node on the target backends while clients keep writing.
+public struct MigrationFigures: Codable, Sendable, Equatable {
+    /// The backends moved to.
+    public var to: ReportBackend
+    /// Nodes replaced.
+    public var nodesReplaced: Int
+    /// First step (the first new node starting) until every member runs the target.
+    public var totalUs: Double
+    /// Writes acknowledged during the swap, and attempts that failed (no
+    /// leader, leadership moving) and were retried.
+    public var writes: Int
+    public var failedAttempts: Int
+    /// Longest time without an acknowledged write during the swap: how long
+    /// the cluster was unwritable at worst (the load keeps retrying).
+    public var longestWriteGapUs: Double
+    /// Write latency (submit → acknowledgement) during the swap.
+    public var writeLatencyUs: LatencySummary?
+    /// State shipped to the new nodes in InstallSnapshot chunks, and log
+    /// entry payload sent between all nodes during the swap.
+    public var snapshotBytes: UInt64
+    public var entryBytes: UInt64
+
+    public init(
+        to: ReportBackend, nodesReplaced: Int, totalUs: Double, writes: Int, failedAttempts: Int, longestWriteGapUs: Double,
+        writeLatencyUs: LatencySummary?, snapshotBytes: UInt64, entryBytes: UInt64
+    ) {
+        self.to = to
+        self.nodesReplaced = nodesReplaced
+        self.totalUs = totalUs
+        self.writes = writes
+        self.failedAttempts = failedAttempts
+        self.longestWriteGapUs = longestWriteGapUs
+        self.writeLatencyUs = writeLatencyUs
+        self.snapshotBytes = snapshotBytes
+        self.entryBytes = entryBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case to
+        case nodesReplaced = "nodes_replaced"
+        case totalUs = "total_us"
+        case writes
+        case failedAttempts = "failed_attempts"
+        case longestWriteGapUs = "longest_write_gap_us"
+        case writeLatencyUs = "write_latency_us"
+        case snapshotBytes = "snapshot_bytes"
+        case entryBytes = "entry_bytes"
     }
 }

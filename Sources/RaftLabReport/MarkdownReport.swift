@@ -46,6 +46,7 @@ public enum MarkdownReport {
         }
 
         if let recovery = recoverySection(report.results, labeler: labeler) { out += recovery }
+        if let swaps = migrationTable(report.results, labeler: labeler) { out += "\n" + swaps }
 
         out += "\n## Effective config\n\n"
         var config = MarkdownTable(headers: ["option", "value"], alignments: [.left, .left])
@@ -163,6 +164,31 @@ public enum MarkdownReport {
         }
         guard let range else { return nil }
         return "[\(metric.format(range.min))–\(metric.format(range.max))]"
+    }
+
+    /// The live engine swaps of the recovery phase (`--migrate-to`), if any.
+    static func migrationTable(_ results: [BenchResult], labeler: SeriesLabeler) -> String? {
+        // Measured once per backend, like the rest of recovery: one row each.
+        var seen: Set<SeriesKey> = []
+        let measured = results.sorted(by: rowOrder).compactMap { result in
+            seen.insert(result.seriesKey).inserted ? result.recovery.migration.map { (result, $0) } : nil
+        }
+        guard !measured.isEmpty else { return nil }
+        var table = MarkdownTable(headers: [
+            "live swap", "to", "nodes", "total", "longest write gap", "writes (failed tries)", "write p50 µs",
+            "write p99 µs", "write max µs", "snapshot bytes", "entry bytes",
+        ])
+        for (result, swap) in measured {
+            table.append([
+                labeler.label(result.seriesKey), swap.to.description, String(swap.nodesReplaced),
+                Format.duration(us: swap.totalUs), Format.duration(us: swap.longestWriteGapUs),
+                "\(swap.writes) (\(swap.failedAttempts))",
+                Format.micros(swap.writeLatencyUs?.p50), Format.micros(swap.writeLatencyUs?.p99), Format.micros(swap.writeLatencyUs?.max),
+                Format.bytes(swap.snapshotBytes), Format.bytes(swap.entryBytes),
+            ])
+        }
+        return "Live engine swap under load (every node replaced, one at a time; the load retries refused writes; "
+            + "longest write gap = longest time without an acknowledged write):\n\n" + table.render()
     }
 
     /// Recovery is measured once per backend (not per concurrency or

@@ -42,7 +42,7 @@ struct AdminRoutes: Sendable {
             router.delete("/admin/members/{id}") { request, context in
                 _ = try QueryParameters(request.uri.query, allowed: [])
                 let id = try nodeID(context)
-                try await membership.removeMember(id)
+                try await membership.removeNode(id)
                 return json("{\"removed\":\(id)}")
             }
         }

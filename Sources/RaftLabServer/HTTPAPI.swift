@@ -175,6 +175,9 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
             try await rollbackItem(request, table(context))
         }
         router.get("/tables/{table}/query") { request, context in try await query(request, table(context)) }
+        if let admin = service as? any ClusterAdministration {
+            ClusterRoutes(admin: admin, service: service).register(on: router)
+        }
     }
 
     /// The consistency a read is served at: as asked, except on the
