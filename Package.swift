@@ -16,10 +16,15 @@
 //   RaftLabTLS       TLS contexts from PEM files (reloadable), node identities, `raftlab certs`
 //   NoSQL            the state machine: tables, items, versions, queries
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
+//   CSyncObserver    counts sync system calls (fsync, fdatasync, msync, O_DSYNC writes) by interposition
+//   SyncObserver     its Swift face: per-directory sync counts
+//   RaftLabHTTPClient a small HTTP/1.1 client (SwiftNIO) for the CLI, the forwarder and the bench
 //   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
-//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status and /metrics
+//   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
+//   Linearizability  a linearizability checker for histories of versioned registers (pure)
+//   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
 //   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
@@ -107,9 +112,13 @@ let package = Package(
         // MARK: NoSQL state machine: tables and items over any StateStore
         .target(name: "NoSQL", dependencies: ["StorageCore"]),
 
+        // MARK: Syncs observed at the system call, in every process that links this
+        .target(name: "CSyncObserver"),
+        .target(name: "SyncObserver", dependencies: ["CSyncObserver"]),
+
         // MARK: Node: engine + state machine + the stores a config names
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL",
+            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             "EncryptedStorage", "RaftLabTLS",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -117,12 +126,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // MARK: HTTP client: what the CLI, the leader forwarder and the bench speak
+        .target(name: "RaftLabHTTPClient", dependencies: [
+            "RaftLabNode",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
         // MARK: DynamoDB protocol: plain types over NoSQLService, no HTTP stack
         .target(name: "DynamoDBAPI", dependencies: ["RaftLabNode", "NoSQL", "StorageCore"]),
 
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "NoSQL", "StorageCore", "DynamoDBAPI", "RaftLabTLS",
+            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI", "RaftTCPTransport", "RaftLabTLS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -144,14 +162,20 @@ let package = Package(
 
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL", "RaftLabServer",
-            "EncryptedStorage", "RaftLabTLS",
+            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
+            "RaftLabHTTPClient", "SyncObserver", "EncryptedStorage", "RaftLabTLS",
+        ]),
+
+        // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
+        .target(name: "Linearizability"),
+        .target(name: "RaftLabChaos", dependencies: [
+            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient",
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
-            "RaftLabNode", "RaftLabServer", "RaftLabBench", "RaftLabReport", "StorageCore", "RaftLabBackends", "NoSQL",
-            "EncryptedStorage", "RaftLabTLS",
+            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
+            "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftTCPTransport", "StorageFaults", "EncryptedStorage", "RaftLabTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,10 +197,11 @@ let package = Package(
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
-        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe"]),
+        .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe", "Raft"]),
         .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftLabTLS",
+            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
+            "RaftLabTLS", "RaftLabHTTPClient",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -187,21 +212,28 @@ let package = Package(
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
         .testTarget(name: "CLITests", dependencies: [
-            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "BenchTests", dependencies: [
+            "RaftLabBench", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
+        ]),
+        // A backend with sync switched off must show zero observed syncs: the counter can fail.
+        .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         // Encryption at rest, mutual TLS, certificates, whole clusters with the protections on.
         .testTarget(name: "SecurityTests", dependencies: [
             "EncryptedStorage", "RaftLabTLS", "RaftTCPTransport", "RaftLabNode", "RaftLabBackends", "MemoryBackend",
             "StorageCore", "Raft", "RaftRuntime", "NoSQL",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BenchTests", dependencies: ["RaftLabBench", "RaftLabNode", "StorageCore"]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
-        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient"]),
+        // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
+        .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [
             "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport",
         ]),

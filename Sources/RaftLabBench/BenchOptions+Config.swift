@@ -1,3 +1,4 @@
+import Foundation
 import RaftLabBackends
 import RaftLabNode
 import StorageCore
@@ -64,6 +65,65 @@ extension BenchOptions {
         return values
     }
 
+    /// Parses `--workload`: YCSB letters and "write", comma-separated (`write,a,c`), or `all`.
+    public static func workloads(parsing text: String) throws -> [BenchWorkload] {
+        let parts = list(text)
+        if parts == ["all"] { return BenchWorkload.allCases }
+        let parsed = parts.compactMap { BenchWorkload(rawValue: $0.lowercased()) }
+        guard !parts.isEmpty, parsed.count == parts.count else {
+            throw BenchError.invalidOption("--workload takes write, a, b, c, d, e, f (comma-separated) or all (got '\(text)')")
+        }
+        return parsed
+    }
+
+    public static func distribution(parsing text: String) throws -> KeyDistribution {
+        guard let distribution = KeyDistribution(rawValue: text.lowercased()) else {
+            throw BenchError.invalidOption("--distribution must be uniform, zipfian, latest or sequential (got '\(text)')")
+        }
+        return distribution
+    }
+
+    /// Parses `--state-sync`: `checkpoint`, `always`, or both comma-separated.
+    public static func stateSync(parsing text: String) throws -> [StateSyncMode] {
+        let parts = list(text)
+        let parsed = parts.compactMap(StateSyncMode.init(rawValue:))
+        guard !parts.isEmpty, parsed.count == parts.count, Set(parsed).count == parsed.count else {
+            throw BenchError.invalidOption("--state-sync takes checkpoint, always, or checkpoint,always (got '\(text)')")
+        }
+        return parsed
+    }
+
+    public static func readConsistency(parsing text: String) throws -> ReadConsistency {
+        guard let consistency = ReadConsistency(rawValue: text.lowercased()) else {
+            throw BenchError.invalidOption("--read-consistency must be local or strong (got '\(text)')")
+        }
+        return consistency
+    }
+
+    /// Parses `--recovery-entries`: a count for every backend, and optionally
+    /// counts for some: `5000,leveldb=1000000` (a pair as `lmdb/leveldb=...`).
+    public static func recoveryEntries(parsing text: String) throws -> (default: Int?, byBackend: [String: Int]) {
+        var fallback: Int?
+        var byBackend: [String: Int] = [:]
+        let usage = "--recovery-entries takes a count and/or BACKEND=COUNT items, e.g. 5000 or 5000,leveldb=1000000 (got '\(text)')"
+        for part in list(text) {
+            let pieces = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pieces.count == 2, let count = Int(pieces[1].replacingOccurrences(of: "_", with: "")), !pieces[0].isEmpty {
+                byBackend[pieces[0]] = count
+            } else if pieces.count == 1, let count = Int(pieces[0].replacingOccurrences(of: "_", with: "")), fallback == nil {
+                fallback = count
+            } else {
+                throw BenchError.invalidOption(usage)
+            }
+        }
+        guard fallback != nil || !byBackend.isEmpty else { throw BenchError.invalidOption(usage) }
+        return (fallback, byBackend)
+    }
+
+    private static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// Applies a config file: its storage section picks the backend pair and
     /// sync, its engine and limits sections tune the cluster, and its `[bench]`
     /// table sets any option by its flag name (`ops = 5000`, `concurrency = [1, 64]`).
@@ -71,6 +131,7 @@ extension BenchOptions {
         cluster = config
         backends = [BackendPair(log: config.storage.log, state: config.storage.state)]
         sync = config.storage.sync
+        stateSync = [config.storage.stateSync]
         nodes = config.nodes.count
         for (key, value) in config.bench.sorted(by: { $0.key < $1.key }) {
             try set(key, value)
@@ -111,11 +172,32 @@ extension BenchOptions {
             default: throw BenchError.invalidOption("[bench] concurrency must be a list of integers")
             }
         case "value_size", "value-size": valueSize = try int()
-        case "keys":
-            guard let keys = KeyDistribution(rawValue: try string()) else {
-                throw BenchError.invalidOption("[bench] keys must be sequential, uniform or zipfian")
+        case "max_duration", "max-duration": maxDuration = try double()
+        case "workload", "workloads":
+            workloadsNamed = true
+            switch value {
+            case .string(let text): workloads = try Self.workloads(parsing: text)
+            case .list(let items):
+                workloads = try items.flatMap { item -> [BenchWorkload] in
+                    guard case .string(let text) = item else { throw BenchError.invalidOption("[bench] workload must list names") }
+                    return try Self.workloads(parsing: text)
+                }
+            default: throw BenchError.invalidOption("[bench] workload must be a name or a list of names")
             }
-            self.keys = keys
+        case "distribution", "keys": distribution = try Self.distribution(parsing: try string())
+        case "records": records = try int()
+        case "rate": rate = try double()
+        case "read_consistency", "read-consistency": readConsistency = try Self.readConsistency(parsing: try string())
+        case "state_sync", "state-sync":
+            switch value {
+            case .string(let text): stateSync = try Self.stateSync(parsing: text)
+            case .list(let items):
+                stateSync = try Self.stateSync(parsing: items.map { item -> String in
+                    guard case .string(let text) = item else { throw BenchError.invalidOption("[bench] state_sync must list modes") }
+                    return text
+                }.joined(separator: ","))
+            default: throw BenchError.invalidOption("[bench] state_sync must be checkpoint, always or a list of both")
+            }
         case "read_ratio", "read-ratio": readRatio = try double()
         case "sync":
             guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] sync must be true or false") }
@@ -123,12 +205,27 @@ extension BenchOptions {
         case "warmup": warmup = try double()
         case "repetitions": repetitions = try int()
         case "seed": seed = UInt64(try int())
-        case "recovery_entries", "recovery-entries": recoveryEntries = try int()
+        case "recovery_entries", "recovery-entries":
+            switch value {
+            case .int(let count): recoveryEntries = count
+            case .string(let text):
+                let parsed = try Self.recoveryEntries(parsing: text)
+                if let count = parsed.default { recoveryEntries = count }
+                recoveryEntriesByBackend = parsed.byBackend
+            default: throw BenchError.invalidOption("[bench] recovery_entries must be a count or a string like \"5000,leveldb=1000000\"")
+            }
+        case "migrate_to", "migrate-to": migrateTo = try BenchOptions.migrationTarget(parsing: try string())
         case "transport":
             guard let transport = BenchTransport(rawValue: try string()) else {
                 throw BenchError.invalidOption("[bench] transport must be inprocess or tcp")
             }
             self.transport = transport
+        case "tls":
+            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] tls must be true or false") }
+            tls = b
+        case "encryption":
+            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] encryption must be true or false") }
+            encryption = b
         case "tls":
             guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] tls must be true or false") }
             tls = b

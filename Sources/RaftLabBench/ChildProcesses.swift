@@ -8,15 +8,15 @@ import Glibc
 import Darwin
 #endif
 
-/// The node processes a TCP benchmark has spawned, so none outlives it.
+/// The node processes a TCP benchmark or a chaos run has spawned, so none outlives it.
 ///
 /// Normal exits stop them through `ProcessCluster.shutdown()`. This covers
 /// the benchmark itself being told to stop (Ctrl-C, SIGTERM, SIGHUP): the
 /// handler SIGKILLs every registered child, removes the registered scratch
 /// directories and exits with 128 + the signal number, as the default action
 /// would have.
-final class ChildProcesses: Sendable {
-    static let shared = ChildProcesses()
+public final class ChildProcesses: Sendable {
+    public static let shared = ChildProcesses()
 
     private struct State {
         var pids: Set<pid_t> = []
@@ -37,12 +37,12 @@ final class ChildProcesses: Sendable {
     }
 
     /// Removes `directory` if a signal ends the benchmark.
-    func removeOnSignal(_ directory: String) {
+    public func removeOnSignal(_ directory: String) {
         installHandlers()
         state.withLock { _ = $0.directories.insert(directory) }
     }
 
-    func forget(_ directory: String) {
+    public func forget(_ directory: String) {
         state.withLock { _ = $0.directories.remove(directory) }
     }
 
@@ -69,7 +69,7 @@ final class ChildProcesses: Sendable {
             _ = waitpid(pid, &status, 0)
         }
         for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
-        FileHandle.standardError.write(Data("raftlab bench: stopped by signal \(number); node processes killed\n".utf8))
+        FileHandle.standardError.write(Data("raftlab: stopped by signal \(number); node processes killed\n".utf8))
         exit(128 + number)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import NoSQL
 import RaftLabNode
-import RaftLabServer
+import SyncObserver
+import RaftLabHTTPClient
 
 /// A node in another process, driven through its HTTP JSON API: writes are
 /// the API's write endpoints, reads `GET /tables/{t}/items`, status
@@ -13,9 +14,12 @@ import RaftLabServer
 /// - 503 `no_leader`, or no connection at all → `NodeError.noLeader`
 ///   (nothing was sent; the node may be down or electing);
 /// - 503 `shutting_down` → `NodeError.shuttingDown`;
-/// - 504, a lost connection or no answer in time → `NodeError.timeout`
-///   (a write may have taken effect);
+/// - 504 `outcome_unknown` → `NodeError.outcomeUnknown`; any other 504, a
+///   lost connection or no answer in time → `NodeError.timeout` (a write may
+///   have taken effect);
 /// - a NoSQL error code → that `NoSQLError`; any other 5xx → `NodeError.internal`.
+///
+/// A write's idempotency key travels as the `Idempotency-Key` header.
 struct HTTPBenchNode: BenchNode {
     let id: UInt64
     let address: HostPort
@@ -30,8 +34,8 @@ struct HTTPBenchNode: BenchNode {
         self.timeout = timeout
     }
 
-    func replicate(_ command: NoSQLCommand) async throws -> UInt64 {
-        let request: SimpleHTTPRequest
+    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
+        var request: SimpleHTTPRequest
         switch command {
         case .createTable(let schema):
             var members: [(String, JSONValue)] = [
@@ -54,6 +58,7 @@ struct HTTPBenchNode: BenchNode {
         case .transactWrite:
             throw NodeError.internal("the native HTTP API has no transactions; the benchmark does not send them")
         }
+        if let idempotencyKey { request.headers.append(("Idempotency-Key", idempotencyKey)) }
         let answer = try await send(request)
         guard let index = answer["index"]?.numberValue.flatMap({ UInt64($0.description) }) else {
             throw NodeError.internal("node \(id) answered a write without a log index")
@@ -69,6 +74,53 @@ struct HTTPBenchNode: BenchNode {
         } catch let error as NoSQLError where error.code == .itemNotFound || error.code == .tableNotFound {
             return nil
         }
+    }
+
+    func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int {
+        let query = [("partition_key", partition), ("limit", String(limit)), ("consistency", consistency.rawValue)]
+        let request = SimpleHTTPRequest(method: "GET", path: "/tables/\(Self.component(table))/query" + Self.query(query))
+        guard let count = try await send(request)["count"]?.numberValue.flatMap({ Int($0.description) }) else {
+            throw NodeError.internal("node \(id) answered a query without a count")
+        }
+        return count
+    }
+
+    func syncs() async throws -> NodeSyncReport {
+        let body = try await send(SimpleHTTPRequest(method: "GET", path: "/admin/syncs"))
+        func number(_ value: JSONValue?) -> UInt64? { value?.numberValue.flatMap { UInt64($0.description) } }
+        guard let reported = number(body["reported"]) else {
+            throw NodeError.internal("node \(id) sent an /admin/syncs this benchmark cannot read")
+        }
+        var observed: SyncCounts?
+        if let counts = body["observed"], counts != .null {
+            observed = SyncCounts(
+                fsync: number(counts["fsync"]) ?? 0, fdatasync: number(counts["fdatasync"]) ?? 0,
+                msync: number(counts["msync"]) ?? 0, syncFileRange: number(counts["sync_file_range"]) ?? 0,
+                syncWrites: number(counts["sync_writes"]) ?? 0)
+        }
+        return NodeSyncReport(observed: observed, reported: reported)
+    }
+
+    func timeline(after: UInt64) async throws -> ReplicationTimeline.Page {
+        let response = try await exchange(SimpleHTTPRequest(method: "GET", path: "/admin/timeline?after=\(after)"))
+        guard response.status == 200 else { throw Self.error(for: response, node: id) }
+        do {
+            let page = try JSONDecoder().decode(TimelineDocument.self, from: Data(response.body))
+            let events =
+                page.commits.map { ReplicationTimeline.Event(kind: .commit, index: $0[0], nanoseconds: $0[1]) }
+                + page.applies.map { ReplicationTimeline.Event(kind: .apply, index: $0[0], nanoseconds: $0[1]) }
+            return ReplicationTimeline.Page(events: events, next: page.next, missed: page.missed)
+        } catch {
+            throw NodeError.internal("node \(id) sent an /admin/timeline this benchmark cannot read: \(error)")
+        }
+    }
+
+    /// `/admin/timeline`'s body.
+    private struct TimelineDocument: Decodable {
+        var next: UInt64
+        var missed: UInt64
+        var commits: [[UInt64]]
+        var applies: [[UInt64]]
     }
 
     func status() async throws -> NodeStatus {
@@ -117,6 +169,7 @@ struct HTTPBenchNode: BenchNode {
             }
             return NodeError.noLeader
         case (503, "shutting_down"): return NodeError.shuttingDown
+        case (504, "outcome_unknown"): return NodeError.outcomeUnknown(message)
         case (503, _), (502, _): return NodeError.noLeader
         case (504, _): return NodeError.timeout
         default: return NodeError.internal("node \(node) answered \(response.status) \(code): \(message)")

@@ -2,7 +2,7 @@ import Foundation
 import NoSQL
 import RaftLabNode
 import RaftLabReport
-import RaftLabServer
+import RaftLabHTTPClient
 import RaftLabTLS
 import StorageCore
 import Synchronization
@@ -21,13 +21,16 @@ import Darwin
 /// `<data dir>/logs/node-N.log`, whose tail is quoted when a node fails to
 /// come up. Every wait is bounded, and every process is ended on every path:
 /// `shutdown()` (SIGTERM, then SIGKILL after a grace period), and
-/// `ChildProcesses` if the benchmark itself is interrupted.
-final class ProcessCluster: BenchCluster {
-    let config: ClusterConfig
-    let configPath: String
-    let executable: String
-    private let logDirectory: String
-    private let persistent: Bool
+/// `ChildProcesses` if the benchmark itself is interrupted. Every node is
+/// also told to exit should this process vanish without stopping it
+/// (`RAFTLAB_PARENT_PID`). `raftlab chaos` drives the same clusters.
+public final class ProcessCluster: BenchCluster {
+    public let config: ClusterConfig
+    public let configPath: String
+    public let executable: String
+    public let logDirectory: String
+    /// Passed to every `raftlab server` after the node's own arguments.
+    private let extraArguments: [String]
     /// Speaks HTTPS, trusting the cluster's CA, when the config has `[tls]`.
     private let client: SimpleHTTPClient
     /// Guards the table of running processes. `Process` is only touched
@@ -39,7 +42,12 @@ final class ProcessCluster: BenchCluster {
     /// How long a SIGTERMed node may take to close its stores before SIGKILL.
     static let stopGrace: Duration = .seconds(15)
 
-    private init(config: ClusterConfig, executable: String, persistent: Bool) throws {
+    /// The nodes a new cluster starts with as voters; the others join.
+    let voters: [UInt64]
+
+    private init(
+        config: ClusterConfig, executable: String, voters: [UInt64], restartKeepsData: Bool, extraArguments: [String]
+    ) throws {
         if let tls = config.tls, tls.https {
             do {
                 client = SimpleHTTPClient(userAgent: "raftlab-bench", tlsContext: try TLSContexts.httpsClient(caFile: tls.caFile))
@@ -49,18 +57,23 @@ final class ProcessCluster: BenchCluster {
         } else {
             client = SimpleHTTPClient(userAgent: "raftlab-bench")
         }
+        self.voters = voters
+        self.restartKeepsData = restartKeepsData
+        self.extraArguments = extraArguments
         self.config = config
         self.executable = executable
-        self.persistent = persistent
         configPath = config.storage.dataDirectory + "/cluster.toml"
         logDirectory = config.storage.dataDirectory + "/logs"
     }
 
     /// Gives every node of `config` free loopback ports, writes the config
     /// to the data directory and starts every node; returns once each
-    /// answers `GET /status`.
-    static func launch(
-        config base: ClusterConfig, executable: String, registry: BackendRegistry
+    /// answers `GET /status`. The first `voters` nodes (all when nil) start
+    /// as the cluster's voters, the others join later. `extraArguments` go to
+    /// every node's `raftlab server`.
+    public static func launch(
+        config base: ClusterConfig, voters: Int? = nil, executable: String, registry: BackendRegistry,
+        extraArguments: [String] = []
     ) async throws -> ProcessCluster {
         var config = base
         let ports = try FreePorts.pick(config.nodes.count * 2)
@@ -69,17 +82,17 @@ final class ProcessCluster: BenchCluster {
             config.nodes[i].httpAddress = HostPort(host: "127.0.0.1", port: ports[2 * i + 1])
         }
         try config.validate(registry: registry)
-        let persistent = try [config.storage.log, config.storage.state].allSatisfy {
-            try registry.backend(named: $0).isPersistent
-        }
-        let cluster = try ProcessCluster(config: config, executable: executable, persistent: persistent)
+        let cluster = try ProcessCluster(
+            config: config, executable: executable,
+            voters: Array(config.nodes.prefix(voters ?? config.nodes.count).map(\.id)),
+            restartKeepsData: try registry.backend(named: config.storage.log).isPersistent, extraArguments: extraArguments)
         try FileSystem.createDirectory(config.storage.dataDirectory, sync: false)
         try FileSystem.createDirectory(cluster.logDirectory, sync: false)
         guard FileManager.default.createFile(atPath: cluster.configPath, contents: Data(config.renderTOML().utf8)) else {
             throw BenchError.failed("cannot write the cluster config \(cluster.configPath)")
         }
         do {
-            for node in config.nodes { try await cluster.start(node.id) }
+            for id in cluster.voters { try await cluster.start(id) }
         } catch {
             await cluster.shutdown()
             throw error
@@ -88,7 +101,7 @@ final class ProcessCluster: BenchCluster {
     }
 
     /// The raftlab binary to spawn: this process's own executable.
-    static func ownExecutable() -> String {
+    public static func ownExecutable() -> String {
         if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
         let argument = CommandLine.arguments[0]
         if argument.hasPrefix("/") { return argument }
@@ -136,7 +149,7 @@ final class ProcessCluster: BenchCluster {
         throw NodeError.noLeader
     }
 
-    func stop(_ id: UInt64) async throws {
+    public func stop(_ id: UInt64) async throws {
         guard let process = take(id) else { return }
         process.terminate()
         if await !waitForExit(process, within: Self.stopGrace) {
@@ -146,7 +159,7 @@ final class ProcessCluster: BenchCluster {
         ChildProcesses.shared.unregister(process.processIdentifier)
     }
 
-    func crash(_ id: UInt64) async throws {
+    public func crash(_ id: UInt64) async throws {
         guard let process = take(id) else { return }
         kill(process.processIdentifier, SIGKILL)
         let ended = await waitForExit(process, within: .seconds(10))
@@ -154,7 +167,29 @@ final class ProcessCluster: BenchCluster {
         guard ended else { throw BenchError.failed("node \(id) (pid \(process.processIdentifier)) survived SIGKILL for 10 s") }
     }
 
-    func start(_ id: UInt64) async throws {
+    public func start(_ id: UInt64) async throws {
+        try await start(id, joining: false)
+    }
+
+    func startJoining(_ id: UInt64) async throws {
+        try await start(id, joining: true)
+    }
+
+    func addLearner(_ id: UInt64) async throws {
+        try await admin(leader: try await leader(), method: "POST", path: "/admin/learners/\(id)")
+    }
+
+    func removeNode(_ id: UInt64) async throws {
+        try await admin(leader: try await leader(), method: "DELETE", path: "/admin/members/\(id)")
+    }
+
+    private func admin(leader: any BenchNode, method: String, path: String) async throws {
+        guard let node = config.nodes.first(where: { $0.id == leader.id }) else { throw NodeError.noLeader }
+        let response = try await client.execute(SimpleHTTPRequest(method: method, path: path), to: node.httpAddress, timeout: .seconds(15))
+        guard response.status == 200 else { throw HTTPBenchNode.error(for: response, node: leader.id) }
+    }
+
+    private func start(_ id: UInt64, joining: Bool) async throws {
         if let existing = processes.withLock({ $0[id] }) {
             guard !existing.isRunning else { return }
             // It died on its own: forget it and start a new one.
@@ -172,7 +207,20 @@ final class ProcessCluster: BenchCluster {
         log.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
+        var arguments = ["server", "--node-id", String(id), "--config", configPath, "--log-level", "warning"]
+        if joining {
+            // Any running member tells a joiner the cluster's ID and where its members listen.
+            guard let member = runningIDs.first(where: { $0 != id }), let address = try? config.node(member).httpAddress else {
+                throw BenchError.failed("node \(id) cannot join: no member of the cluster is running")
+            }
+            arguments += ["--join", address.description]
+        } else if voters.count != config.nodes.count {
+            arguments += ["--voters", voters.map(String.init).joined(separator: ",")]
+        }
+        process.arguments = arguments + extraArguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["RAFTLAB_PARENT_PID"] = String(getpid())
+        process.environment = environment
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -206,17 +254,17 @@ final class ProcessCluster: BenchCluster {
         }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         let ids = processes.withLock { Array($0.keys) }
         await withTaskGroup(of: Void.self) { group in
             for id in ids { group.addTask { try? await self.stop(id) } }
         }
     }
 
-    var restartKeepsData: Bool { persistent }
+    /// A memory log dies with its node process (a memory state store does
+    /// too, but a node with a disk log gets its state back from a snapshot).
+    let restartKeepsData: Bool
 
-    /// The stores live in the node processes; their sync counters are not exported.
-    var syncCount: UInt64? { nil }
 
     func bytesWritten() -> UInt64? {
         let pids = processes.withLock { $0.values.map(\.processIdentifier) }
@@ -232,7 +280,7 @@ final class ProcessCluster: BenchCluster {
         config.nodes.map { config.storage.storageConfig(forNode: $0.id).dataDirectory }
     }
 
-    var failureReport: String? {
+    public var failureReport: String? {
         let dead = processes.withLock { table in
             table.filter { !$0.value.isRunning }.map { (id: $0.key, status: $0.value.terminationStatus) }
         }
@@ -240,6 +288,20 @@ final class ProcessCluster: BenchCluster {
         return dead.sorted { $0.id < $1.id }.map { node in
             "node \(node.id) exited with status \(node.status); its log ends:\n\(logTail("\(logDirectory)/node-\(node.id).log"))"
         }.joined(separator: "\n")
+    }
+
+    // MARK: Signals
+
+    /// Whether node `id` has a process that is running (a stopped one counts).
+    public func isRunning(_ id: UInt64) -> Bool {
+        processes.withLock { $0[id]?.isRunning ?? false }
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT...) to node `id`'s process; false if it has none.
+    @discardableResult
+    public func send(signal number: Int32, to id: UInt64) -> Bool {
+        guard let process = processes.withLock({ $0[id] }), process.isRunning else { return false }
+        return kill(process.processIdentifier, number) == 0
     }
 
     // MARK: Internals

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Foundation
 import RaftLabBackends
 import RaftLabBench
@@ -11,20 +12,33 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Compare storage engines under the same Raft engine and state machine, in one run.",
         discussion: """
-            Each backend runs the same seeded workload on a fresh cluster in a fresh data directory; \
-            backends are interleaved across repetitions. Measured: write latency (submit to commit \
-            acknowledgment, p50/p90/p99/p99.9/max), throughput, replication lag, recovery (follower restart, \
-            catch-up, snapshot install, leader failover), bytes on disk, write amplification and syncs per \
-            write, next to the machine's fdatasync and loopback floors measured in the same run.
+            Each backend runs the same seeded workloads, each point on a fresh cluster loaded with --records \
+            items (backends interleaved across repetitions). Measured per point: throughput; write, read and \
+            scan latency from a request's first attempt (open loop: its scheduled start) to its final answer, \
+            retries included, with failed attempts counted as errors and timeouts; replication lag (leader \
+            commit to follower apply); syncs per write observed at the system call; bytes on disk and write \
+            amplification. Once per backend: recovery (follower restart, catch-up, snapshot install, \
+            client-observed unavailability after the leader's crash). Next to the machine's floors measured \
+            in the same run: one fdatasync, a quorum of three appenders on the same disk, a loopback round trip.
+
+            The default is the default comparison: every backend, write-only runs and YCSB workloads A and C, \
+            1 and 64 clients, closed loop, each window at least 10 s and until the Raft log was compacted once. \
+            With --transport tcp and no --workload, the read-only workload C is left out (no writes: nothing \
+            replicated to measure).
 
             Writes report.json, report.md, latency.csv and SVG charts to --out \
             (default results/<date>-<label>/).
 
             Examples:
-              raftlab bench                                   # every backend (all), defaults
+              raftlab bench                                   # the default comparison
+              raftlab bench --backend lmdb,leveldb --workload a --distribution zipfian --records 100000
+              raftlab bench --rate 2000 --backend leveldb     # open loop, 2000 requests/s
+              raftlab bench --transport tcp --backend lmdb    # one process per node
+              raftlab bench --backend leveldb --state-sync checkpoint,always
               raftlab bench --backend lmdb,rocksdb --concurrency 1,16,64 --duration 10
               raftlab bench --log-backend wal --state-backend lmdb
               raftlab bench --log-backend lmdb --state-backend memory
+              raftlab bench --repetitions 3 --recovery-entries 5000,leveldb=1000000
               raftlab bench --config examples/cluster.toml    # its [storage] and [bench] tables
               raftlab bench --transport tcp --tls --encryption --backend lmdb   # what each protection costs
             """)
@@ -54,35 +68,61 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Operations per measured point (instead of --duration).")
     var ops: Int?
 
-    @Option(help: "Seconds per measured point when --ops is not given (default 4).")
+    @Option(help: "Seconds per measured point, at least (default 10).")
     var duration: Double?
 
-    @Option(help: "Clients in flight, a comma-separated list (default 1,64).")
+    @Option(help: "Longest window, in seconds: a writing workload's window runs past --duration until the leader's log was compacted once (default 60; equal to --duration turns this off).")
+    var maxDuration: Double?
+
+    @Option(help: "Clients in flight, a comma-separated list (default 1,64). With --rate, the most requests in flight.")
     var concurrency: String?
+
+    @Option(help: "Workloads: write (write-only) and YCSB a-f, comma-separated, or all (default write,a,c; over TCP write,a).")
+    var workload: String?
+
+    @Option(help: "Key choice: uniform, zipfian (θ 0.99), latest or sequential (default: each workload's YCSB default).")
+    var distribution: String?
+
+    @Option(help: .hidden)
+    var keys: String?
+
+    @Option(help: "Items loaded into each cluster before it is measured (default 20000).")
+    var records: Int?
+
+    @Option(help: "Open loop: requests per second, scheduled whatever the answers; latency from each request's scheduled start (default: closed loop).")
+    var rate: Double?
+
+    @Option(help: "Reads: local (the leader's applied state) or strong (linearizable ReadIndex) (default local).")
+    var readConsistency: String?
 
     @Option(help: "Bytes per written value (default 100).")
     var valueSize: Int?
 
-    @Option(help: "Key choice: sequential, uniform or zipfian (default uniform).")
-    var keys: String?
-
-    @Option(help: "Fraction of operations that are reads, 0 to 1 (default 0).")
+    @Option(help: "Fraction of reads in the write-only workload, 0 to 1 (default 0).")
     var readRatio: Double?
 
     @Flag(inversion: .prefixedNo, help: "fsync before acknowledging (default: on).")
     var sync: Bool?
 
-    @Option(help: "Seconds of unmeasured load before each point (default 0.5).")
+    @Option(help: "When the state store syncs: checkpoint, always, or checkpoint,always to compare both (default: the config's, checkpoint).")
+    var stateSync: String?
+
+    @Option(help: "Seconds of unmeasured load before each point (default 1).")
     var warmup: Double?
 
-    @Option(help: "Rounds over all backends; results merge across rounds (default 1).")
+    @Option(help: "Rounds over all backends; each value is the median, with the min-max spread (default 1).")
     var repetitions: Int?
 
     @Option(help: "Seed of the workload and the engine's election timers (default 1).")
     var seed: UInt64?
 
-    @Option(help: "Entries written before the recovery measurements (default 5000; 0 skips them).")
-    var recoveryEntries: Int?
+    @Option(help: "Entries written before the recovery measurements (default 5000; 0 skips them), optionally per backend: 5000,leveldb=1000000.")
+    var recoveryEntries: String?
+
+    @Option(help: ArgumentHelp(
+        "In the recovery phase, also swap the storage engine live, node by node, to BACKEND (or LOG/STATE) under load: total time, longest write gap, write latency and bytes moved (in process only).",
+        valueName: "backend"))
+    var migrateTo: String?
 
     @Option(help: "inprocess (all nodes in this process) or tcp (one process per node on 127.0.0.1).")
     var transport: String?
@@ -100,7 +140,7 @@ struct BenchCommand: AsyncParsableCommand {
     var label: String?
 
     func run() async throws {
-        bootstrapLogging(level: .warning)
+        bootstrapLogging(level: ProcessInfo.processInfo.environment["RAFTLAB_BENCH_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning)
         var options = try makeOptions()
         if options.transport == .tcp {
             options.cluster.engine.tickMilliseconds = max(options.cluster.engine.tickMilliseconds, 10)
@@ -136,27 +176,39 @@ struct BenchCommand: AsyncParsableCommand {
             if let duration {
                 options.duration = duration
                 if ops == nil { options.ops = nil }
+                if maxDuration == nil { options.maxDuration = max(options.maxDuration, duration) }
             }
+            if let maxDuration { options.maxDuration = maxDuration }
             if let concurrency { options.concurrency = try BenchOptions.concurrency(parsing: concurrency) }
-            if let valueSize { options.valueSize = valueSize }
-            if let keys {
-                guard let distribution = KeyDistribution(rawValue: keys) else {
-                    throw BenchError.invalidOption("--keys must be sequential, uniform or zipfian (got '\(keys)')")
-                }
-                options.keys = distribution
+            if let workload {
+                options.workloads = try BenchOptions.workloads(parsing: workload)
+                options.workloadsNamed = true
             }
+            if let keys { options.distribution = try BenchOptions.distribution(parsing: keys) }
+            if let distribution { options.distribution = try BenchOptions.distribution(parsing: distribution) }
+            if let records { options.records = records }
+            if let rate { options.rate = rate }
+            if let readConsistency { options.readConsistency = try BenchOptions.readConsistency(parsing: readConsistency) }
+            if let valueSize { options.valueSize = valueSize }
             if let readRatio { options.readRatio = readRatio }
             if let sync { options.sync = sync }
+            if let stateSync { options.stateSync = try BenchOptions.stateSync(parsing: stateSync) }
             if let warmup { options.warmup = warmup }
             if let repetitions { options.repetitions = repetitions }
             if let seed { options.seed = seed }
-            if let recoveryEntries { options.recoveryEntries = recoveryEntries }
+            if let recoveryEntries {
+                let parsed = try BenchOptions.recoveryEntries(parsing: recoveryEntries)
+                if let count = parsed.default { options.recoveryEntries = count }
+                options.recoveryEntriesByBackend = parsed.byBackend
+            }
+            if let migrateTo { options.migrateTo = try BenchOptions.migrationTarget(parsing: migrateTo) }
             if let transport {
                 guard let kind = BenchTransport(rawValue: transport) else {
                     throw BenchError.invalidOption("--transport must be inprocess or tcp (got '\(transport)')")
                 }
                 options.transport = kind
             }
+            if options.transport == .tcp, !options.workloadsNamed { options.workloads.removeAll { $0 == .c } }
             if tls { options.tls = true }
             if encryption { options.encryption = true }
             if let out { options.outputDirectory = out }

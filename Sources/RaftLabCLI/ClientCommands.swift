@@ -312,8 +312,9 @@ struct StatusCommand: ClientCommand {
         discussion: ClientHelp.discussion(
             """
             Prints key: value lines (node_id, role, term, leader_id, leader_http_addr, commit_index, \
-            applied_index, first_index, last_index, storage backends...). With --json, the node's \
-            status document. Retries until the node answers or --timeout runs out.
+            applied_index, first_index, last_index, storage backends...), then every member with its \
+            addresses and log and state backends (see `member list`). With --json, the node's status \
+            document. Retries until the node answers or --timeout runs out.
             """,
             example: "raftlab status --target-addr localhost:8101 --json"))
 
@@ -322,7 +323,12 @@ struct StatusCommand: ClientCommand {
     func perform(_ client: APIClient) async throws(ClientFailure) -> CommandOutput {
         let answer = try await client.call("GET", "/status")
         if connection.json { return CommandOutput(stdout: answer.text) }
-        return CommandOutput(stdout: ClientOutput.keyValues(answer.json, order: ClientOutput.statusOrder))
+        var text = ClientOutput.keyValues(answer.json, order: ClientOutput.statusOrder)
+        // Every member's addresses and backends, when the node serves them.
+        if let members = try? await client.call("GET", "/cluster/members") {
+            text += "\n\n" + MemberOutput.render(members.json)
+        }
+        return CommandOutput(stdout: text)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import NIOSSL
 import NoSQL
 import RaftLabNode
+import RaftLabHTTPClient
 import RaftLabServer
 
 /// The client side of the HTTP API: sends one API request to a node and

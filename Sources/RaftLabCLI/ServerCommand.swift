@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -6,9 +7,15 @@ import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
 import RaftLabTLS
+import RaftTCPTransport
 import ServiceLifecycle
 import StorageCore
+import StorageFaults
 import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +33,12 @@ struct ServerCommand: AsyncParsableCommand {
             --node-id N with --config runs only node N, talking to its peers over TCP, so a cluster \
             can span processes and hosts (examples/cluster-3proc.toml).
 
+            --join ADDR (or `join = "ADDR"` in the config) with --node-id makes a new node join the \
+            running cluster whose member serves HTTP at ADDR instead of bootstrapping one: it starts \
+            empty, learns the cluster's ID and members from ADDR, and waits until a member adds it \
+            (`raftlab member add-learner`); it then catches up through InstallSnapshot. Its [storage] \
+            may name other backends than the rest of the cluster. A node that has data resumes as it was.
+
             Ctrl-C or SIGTERM shuts down cleanly: in-flight requests are answered, then the stores \
             are flushed and closed.
 
@@ -38,6 +51,7 @@ struct ServerCommand: AsyncParsableCommand {
               raftlab server
               raftlab server --config examples/cluster.toml
               raftlab server --config examples/cluster-3proc.toml --node-id 2
+              raftlab server --config node4.toml --node-id 4 --join 127.0.0.1:8100
             """)
 
     @Option(help: "A TOML cluster config (default: three in-process nodes on 8100-8102, memory backend).")
@@ -46,8 +60,25 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "Run only this node of --config, over TCP to its peers.")
     var nodeID: UInt64?
 
+    @Option(help: "With --node-id: the voters a new cluster starts with, comma-separated ids (default: every node of --config); the other nodes can join later with --join.")
+    var voters: String?
+
+    @Option(help: ArgumentHelp("Join the running cluster a member of which serves HTTP here (with --node-id).", valueName: "host:port"))
+    var join: String?
+
     @Flag(help: "Forward writes sent to a follower to the leader instead of redirecting the client.")
     var forwardWrites = false
+
+    @Flag(help: "With --node-id: accept network fault rules at /admin/faults (drop messages to or from peers). For fault-injection tests such as `raftlab chaos`; never needed in normal operation.")
+    var allowFaultInjection = false
+
+    @Flag(help: "With --allow-fault-injection and the memory backend: model a disk under the stores, so that POST /admin/power-cut loses exactly what was never synced (state applied since the last checkpoint) and the next start finds the rest.")
+    var powerCutModel = false
+
+    @Flag(help: ArgumentHelp(
+        "Deliberately broken, for testing the chaos checker: serve consistency=strong reads from local state without ReadIndex.",
+        visibility: .hidden))
+    var unsafeStrongReadsWithoutReadIndex = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -56,6 +87,30 @@ struct ServerCommand: AsyncParsableCommand {
         if nodeID != nil, config == nil {
             throw ValidationError("--node-id needs --config: the other nodes' addresses come from it")
         }
+        if voters != nil, nodeID == nil {
+            throw ValidationError("--voters needs --node-id")
+        }
+        if let voters, parsedVoters(voters) == nil {
+            throw ValidationError("--voters takes comma-separated node ids, e.g. 1,2,3 (got '\(voters)')")
+        }
+        if join != nil, nodeID == nil {
+            throw ValidationError("--join needs --node-id (and --config): one node joins a running cluster")
+        }
+        if let join, (try? HostPort(parsing: join)) == nil {
+            throw ValidationError("--join must be host:port, got \"\(join)\"")
+        }
+        if allowFaultInjection, nodeID == nil {
+            throw ValidationError("--allow-fault-injection needs --node-id: faults are injected into a node's TCP transport")
+        }
+        if powerCutModel, !allowFaultInjection {
+            throw ValidationError("--power-cut-model needs --allow-fault-injection: a power cut is a fault")
+        }
+    }
+
+    private func parsedVoters(_ text: String) -> Set<UInt64>? {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let ids = parts.compactMap { UInt64($0) }
+        return !ids.isEmpty && ids.count == parts.count ? Set(ids) : nil
     }
 
     func run() async throws {
@@ -66,16 +121,41 @@ struct ServerCommand: AsyncParsableCommand {
             cluster = try config.map { try ClusterConfig.load(path: $0) } ?? .standard
             try cluster.validate(registry: .standard)
             if let nodeID { _ = try cluster.node(nodeID) }
+            if powerCutModel, cluster.storage.log != "memory" || cluster.storage.state != "memory" {
+                throw ConfigError.invalid(
+                    "--power-cut-model models the disk of the memory backend only; this config uses log \(cluster.storage.log), state \(cluster.storage.state)")
+            }
         } catch let error as ConfigError {
             throw exitWithMessage(error.description, code: 64)
         }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let faults = allowFaultInjection ? NetworkFaults() : nil
         var options = HTTPAPIOptions(
             forwardWritesToLeader: forwardWrites, maxBodyBytes: cluster.limits.maxItemBytes + 64 * 1024,
-            accessKeys: cluster.auth.accessKeys)
+            accessKeys: cluster.auth.accessKeys, networkFaults: faults)
         options.auth = cluster.auth
+        options.unsafeStrongReadsWithoutReadIndex = unsafeStrongReadsWithoutReadIndex
+        if allowFaultInjection {
+            logger.warning("fault injection is enabled: this node drops Raft messages as /admin/faults tells it")
+        }
+        if unsafeStrongReadsWithoutReadIndex {
+            logger.warning("DELIBERATELY BROKEN: strong reads are served locally without ReadIndex; reads may be stale")
+        }
+        ParentWatch.startIfAsked()
+        var backends = BackendRegistry.standard
+        if powerCutModel, let nodeID {
+            let backend = PowerCutVolatileBackend(
+                inner: try backends.backend(named: "memory"),
+                imagePath: cluster.storage.storageConfig(forNode: nodeID).dataDirectory + "/power-cut-image")
+            backends.register(backend)
+            options.powerCut = {
+                try backend.saveDurableImage()
+                FileHandle.standardError.write(Data("raftlab server: power cut: durable state saved; exiting\n".utf8))
+                _exit(137)
+            }
+        }
 
         // Every local node's TLS material, loaded (and checked) once; SIGHUP reloads it.
         var tls: [UInt64: TLSContexts] = [:]
@@ -96,9 +176,21 @@ struct ServerCommand: AsyncParsableCommand {
         let stopNodes: @Sendable () async -> Void
         do {
             if let nodeID {
+                var joinTarget: ClusterNode.JoinTarget?
+                if let address = try (join ?? cluster.join).map(HostPort.init(parsing:)) {
+                    do {
+                        joinTarget = try await ClusterHTTP.joinTarget(at: address, logger: logger)
+                    } catch {
+                        // A node with data resumes without it; a new one learns from the first leader that adds it.
+                        logger.warning("could not learn the cluster to join; starting with the config's addresses", metadata: ["error": "\(error)"])
+                        joinTarget = ClusterNode.JoinTarget(clusterID: 0, members: [])
+                    }
+                }
                 let node = try ClusterNode(
                     id: nodeID, config: cluster,
-                    transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster, tls: tls[nodeID]))
+                    transport: try ClusterNode.tcpTransport(for: nodeID, config: cluster, tls: tls[nodeID], faults: faults),
+                    registry: backends, initialVoters: voters.flatMap(parsedVoters), join: joinTarget,
+                    registrar: ClusterHTTP.registrar())
                 try await node.start()
                 nodes = [node]
                 stopNodes = { await node.stop() }
@@ -185,5 +277,23 @@ func bootstrapLogging(level: Logger.Level) {
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
+    }
+}
+
+/// A node process started by another `raftlab` process (a benchmark or a
+/// chaos run) exits when that process is gone, even if it died without
+/// stopping its children (a crash, SIGKILL): the parent sets
+/// `RAFTLAB_PARENT_PID` to its pid, and the node checks once a second that
+/// it is still its parent.
+enum ParentWatch {
+    static let variable = "RAFTLAB_PARENT_PID"
+
+    static func startIfAsked() {
+        guard let text = ProcessInfo.processInfo.environment[variable], let parent = Int32(text) else { return }
+        Thread.detachNewThread {
+            while getppid() == parent { Thread.sleep(forTimeInterval: 1) }
+            FileHandle.standardError.write(Data("raftlab server: parent process \(parent) is gone; exiting\n".utf8))
+            _exit(70)
+        }
     }
 }

@@ -9,6 +9,7 @@ extension ClusterConfig {
     /// Reads a TOML config file:
     ///
     ///     cluster_name = "raftlab"  # optional; with the members, names the cluster
+    ///     join = "127.0.0.1:8100"   # optional: a member's HTTP address; a new node joins that running cluster
     ///     [storage]
     ///     log = "lmdb"          # memory | flatfile | lmdb | leveldb | rocksdb | sqlite | wal
     ///     state = "lmdb"
@@ -51,6 +52,10 @@ extension ClusterConfig {
         if let name = try reader.string("cluster_name") {
             guard !name.isEmpty else { throw ConfigError.invalid("cluster_name must not be empty") }
             config.clusterName = name
+        }
+        if let join = try reader.string("join") {
+            _ = try HostPort(parsing: join)
+            config.join = join
         }
 
         if var storage = try reader.table("storage") {

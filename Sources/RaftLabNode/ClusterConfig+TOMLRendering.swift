@@ -8,7 +8,9 @@ extension ClusterConfig {
     /// parses back to the same text. `[bench]` values keep their TOML types.
     public func renderTOML() -> String {
         var out = "# Written by raftlab; `raftlab server --config FILE [--node-id N]` reads it.\n\n"
-        out += "cluster_name = \(TOMLText.string(clusterName))\n\n"
+        out += "cluster_name = \(TOMLText.string(clusterName))\n"
+        if let join { out += "join = \(TOMLText.string(join))\n" }
+        out += "\n"
         out += "[storage]\n"
         out += "log = \(TOMLText.string(storage.log))\n"
         out += "state = \(TOMLText.string(storage.state))\n"

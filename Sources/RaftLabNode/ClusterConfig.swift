@@ -113,6 +113,10 @@ public struct ClusterConfig: Sendable, Hashable {
     /// Names the cluster (top-level `cluster_name`); with the member list it
     /// determines the cluster ID a new cluster is bootstrapped with.
     public var clusterName = "raftlab"
+    /// A member's HTTP address (top-level `join`): a node started with no
+    /// data joins the cluster running there instead of bootstrapping one
+    /// (`raftlab server --join` says the same).
+    public var join: String?
     /// The raw `[bench]` table, interpreted by the benchmark runner.
     public var bench: [String: ConfigValue] = [:]
     /// Mutual TLS between nodes and HTTPS for clients (nil: plaintext).

@@ -3,7 +3,10 @@ import NoSQL
 import Raft
 import RaftRuntime
 import RaftLabBackends
+import RaftTCPTransport
 import StorageCore
+import SyncObserver
+import Synchronization
 
 /// One RaftLab node: the Raft engine, the NoSQL state machine, and the log and
 /// state stores its config names, behind the `NoSQLService` its clients use.
@@ -17,9 +20,44 @@ public final class ClusterNode: NoSQLService {
     public let raft: RaftNode
     public let logStore: any LogStore
     public let stateStore: any StateStore
-    private let config: ClusterConfig
+    /// When this node announced commits and applied entries (replication lag).
+    public let timeline: ReplicationTimeline
+    let config: ClusterConfig
     private let machine: NoSQLStateMachine
     private let metrics: NodeMetrics
+    /// Sync calls on this node's data directory, seen at the system call.
+    private let syncWatch: SyncWatch?
+    private let network: NodeTransport
+    let logger: Logger
+    /// The TCP transport, whose address book follows the member records (nil in process).
+    let tcp: TCPTransport?
+    /// Member records as last read from the state store (see `MemberRegistry`).
+    let directory = Mutex<[UInt64: MemberRecord]>([:])
+    /// Where the members a joiner was told about listen, until its state holds their records.
+    let joinPeers: [UInt64: MemberRecord]
+    /// Corrects this node's member record through the leader when it is out of date.
+    let registrar: Registrar?
+    /// The membership operation running on this node (one at a time).
+    let operation = Mutex<String?>(nil)
+    let watcher = Mutex<Task<Void, Never>?>(nil)
+
+    /// Sends this node's own member record to the leader (at its HTTP address),
+    /// which writes it through Raft: how a follower corrects a record that no
+    /// longer says where it listens or what it runs (after an offline
+    /// `migrate-store`, say).
+    public typealias Registrar = @Sendable (_ record: MemberRecord, _ leader: UInt64, _ leaderHTTPAddress: HostPort) async throws -> Void
+
+    /// A running cluster this node joins: its ID and where its members listen
+    /// (from `GET /cluster/members` of the `--join` address).
+    public struct JoinTarget: Sendable, Hashable {
+        public var clusterID: UInt64
+        public var members: [MemberRecord]
+
+        public init(clusterID: UInt64, members: [MemberRecord]) {
+            self.clusterID = clusterID
+            self.members = members
+        }
+    }
 
     /// Opens the node's stores and its engine; `start()` begins taking part.
     ///
@@ -30,18 +68,29 @@ public final class ClusterNode: NoSQLService {
     public init(
         id: UInt64, config: ClusterConfig, transport: any Transport,
         registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
-        initialVoters: Set<UInt64>? = nil, applyObserver: ApplyObserver? = nil, logger: Logger? = nil
+        initialVoters: Set<UInt64>? = nil, join: JoinTarget? = nil, registrar: Registrar? = nil, logger: Logger? = nil
     ) throws {
         try config.validate(registry: registry)
         _ = try config.node(id)
         self.id = id
         self.config = config
+        self.logger = logger ?? Logger(label: "raftlab.node\(id)")
+        tcp = transport as? TCPTransport
+        joinPeers = Dictionary((join?.members ?? []).map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+        self.registrar = registrar
         limits = NoSQLLimits(maxItemBytes: config.limits.maxItemBytes)
         machine = NoSQLStateMachine(limits: limits)
+        let storage = config.storage.storageConfig(forNode: id)
         // With [storage] encryption, every backend is opened through encryption at rest.
-        let stores = try config.storeRegistry(registry).openStores(config.storage.storageConfig(forNode: id))
+        let stores = try config.storeRegistry(registry).openStores(storage)
+        let timeline = ReplicationTimeline()
+        self.timeline = timeline
         logStore = stores.log
-        stateStore = stores.state
+        let state = ApplyTimingStateStore(stores.state, timeline: timeline)
+        stateStore = state
+        syncWatch = SyncWatch(directory: storage.dataDirectory)
+        let network = NodeTransport(transport, timeline: timeline)
+        self.network = network
         var options = RaftNodeOptions()
         options.tickInterval = .milliseconds(config.engine.tickMilliseconds)
         options.electionTicks = config.engine.electionTicks
@@ -56,10 +105,14 @@ public final class ClusterNode: NoSQLService {
         do {
             raft = try RaftNode(
                 id: id,
-                configuration: ClusterConfiguration(
-                    voters: initialVoters ?? Set(config.nodes.map(\.id)), clusterID: config.bootstrapClusterID),
-                logStore: stores.log, stateStore: stores.state,
-                stateMachine: NoSQLRaftMachine(machine: machine, observer: applyObserver), transport: transport,
+                // A joiner bootstraps nothing; it takes the ID of the cluster it
+                // joins (0 = learn it from the leader's first message).
+                configuration: join.map { ClusterConfiguration(voters: [], clusterID: $0.clusterID) }
+                    ?? ClusterConfiguration(
+                        voters: initialVoters ?? Set(config.nodes.map(\.id)),
+                        clusterID: initialVoters?.isEmpty == true ? 0 : config.bootstrapClusterID),
+                logStore: stores.log, stateStore: state,
+                stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
                 options: options, logger: logger)
         } catch {
             try? stores.log.close()
@@ -67,18 +120,38 @@ public final class ClusterNode: NoSQLService {
             throw error
         }
         metrics = NodeMetrics(nodeID: id)
+        refreshDirectory()
     }
 
     public func start() async throws {
         try await raft.start()
         metrics.startPolling(self)
+        startWatcher()
     }
 
     /// Stops the engine (pending requests fail with `shuttingDown`) and closes
     /// the stores, which flushes anything a backend buffers.
     public func stop() async {
+        stopWatcher()
         metrics.stopPolling()
         await raft.stop()
+        try? logStore.close()
+        try? stateStore.close()
+    }
+
+    /// Ends the node as a crash would (the benchmark's failover in one
+    /// process): it drops off the network at once, its engine halts, and its
+    /// stores are *not* closed, so nothing a backend buffers is flushed.
+    /// Requests in flight fail. `closeAfterCrash()` releases the stores'
+    /// files once nobody will reopen the directory in this process.
+    public func crash() async {
+        network.cut()
+        metrics.stopPolling()
+        await raft.stop()
+    }
+
+    /// Closes the stores of a crashed node, releasing their files and threads.
+    public func closeAfterCrash() {
         try? logStore.close()
         try? stateStore.close()
     }
@@ -133,7 +206,7 @@ public final class ClusterNode: NoSQLService {
         let leader = raftStatus.leader ?? 0
         return NodeStatus(
             nodeID: id, role: raftStatus.role.rawValue, term: raftStatus.term, leaderID: leader,
-            leaderHTTPAddress: config.nodes.first { $0.id == leader }?.httpAddress.description,
+            leaderHTTPAddress: httpAddress(of: leader)?.description,
             commitIndex: raftStatus.commitIndex, appliedIndex: raftStatus.appliedIndex,
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
@@ -141,15 +214,26 @@ public final class ClusterNode: NoSQLService {
             clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16))
     }
 
-    /// Syncs the stores have issued: the benchmark divides this by writes.
+    /// Adds node `id` as a learner (this node must lead); returns once the change is committed.
+    public func addLearner(_ id: UInt64) async throws {
+        do { try await raft.addLearner(id) } catch let error as RaftError { throw nodeError(error) }
+    }
+
+    /// Removes node `id` from the membership (this node must lead), without
+    /// the checks of `removeMember` (the benchmark's short-lived newcomer).
+    public func removeNode(_ id: UInt64) async throws {
+        do { try await raft.removeNode(id) } catch let error as RaftError { throw nodeError(error) }
+    }
+
+    /// Syncs the stores say they issued (their own counters).
     public var syncCount: UInt64 { logStore.syncCount + stateStore.syncCount }
 
     /// Maps engine errors to what a client can act on.
-    private func nodeError(_ error: RaftError) -> NodeError {
+    func nodeError(_ error: RaftError) -> NodeError {
         switch error {
         case .notLeader(let hint):
-            if let hint, hint != 0, let leader = config.nodes.first(where: { $0.id == hint }) {
-                return .notLeader(leaderID: hint, leaderHTTPAddress: leader.httpAddress)
+            if let hint, hint != 0, let address = httpAddress(of: hint) {
+                return .notLeader(leaderID: hint, leaderHTTPAddress: address)
             }
             return .noLeader
         case .timeout: return .timeout
@@ -160,5 +244,15 @@ public final class ClusterNode: NoSQLService {
         case .protocolViolation(let why), .invalidArgument(let why), .invalidConfigurationChange(let why):
             return .internal(why)
         }
+    }
+}
+
+extension ClusterNode: NodeInstrumentation {
+    public func syncReport() -> NodeSyncReport {
+        NodeSyncReport(observed: SyncObserver.isActive ? syncWatch?.counts : nil, reported: syncCount)
+    }
+
+    public func timeline(after: UInt64) -> ReplicationTimeline.Page {
+        timeline.page(after: after)
     }
 }

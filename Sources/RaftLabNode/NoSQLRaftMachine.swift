@@ -7,12 +7,11 @@ import StorageCore
 /// command entries becomes one write batch, and each entry's result travels
 /// back to its proposer as bytes.
 ///
-/// Each entry is a `WriteEnvelope`. One that carries an idempotency key seen
+/// Each entry is a `WriteEnvelope` (or a `MemberRecordEnvelope`). One that carries an idempotency key seen
 /// within the window is not applied again: its proposer receives the result
 /// of the first application (see `WriteSessions`).
 struct NoSQLRaftMachine: StateMachine {
     let machine: NoSQLStateMachine
-    let observer: ApplyObserver?
 
     func apply(_ entries: [LogEntry], to batch: inout WriteBatch, reading store: any StateStore) throws -> [[UInt8]] {
         // Reads during apply must see the writes of earlier entries in this batch.
@@ -24,6 +23,12 @@ struct NoSQLRaftMachine: StateMachine {
         results.reserveCapacity(entries.count)
         for entry in entries {
             try WriteSessions.expire(at: entry.index, reading: store, into: &sessionWrites)
+            if MemberRecordEnvelope.isEnvelope(entry.data) {
+                // A member record (see `MemberRegistry`): node metadata, not a NoSQL command.
+                try MemberRecordEnvelope(decoding: entry.data).apply(to: &sessionWrites)
+                results.append(AppliedWrite(appliedAt: entry.index, result: []).encoded())
+                continue
+            }
             let envelope = try WriteEnvelope(decoding: entry.data)
             if let key = envelope.idempotencyKey {
                 let sessionKey = WriteSessions.sessionKey(key)
@@ -49,14 +54,6 @@ struct NoSQLRaftMachine: StateMachine {
             case .delete(let key): batch.delete(key)
             }
         }
-        if let observer, let first = entries.first, let last = entries.last {
-            observer(first.index...last.index, ContinuousClock.now)
-        }
         return results
     }
 }
-
-/// Told which command indexes a node applied, and when: the benchmark's
-/// replication lag is a follower's time minus the leader's for the same index.
-/// It runs on the apply path, so it must be cheap.
-public typealias ApplyObserver = @Sendable (ClosedRange<UInt64>, ContinuousClock.Instant) -> Void

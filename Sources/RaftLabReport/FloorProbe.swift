@@ -28,12 +28,52 @@ public enum FloorProbe {
         }
     }
 
-    /// Both probes with their default bounds; the fdatasync probe runs in
+    /// The three probes with their default bounds; the disk probes run in
     /// `directory`, which should be on the data directories' filesystem.
     public static func measure(directory: String) throws -> Floor {
-        Floor(
-            fdatasyncUs: try fdatasync(directory: directory).medianUs,
-            loopbackRttUs: try loopbackRoundTrip().medianUs)
+        let disk = try diskFloors(directory: directory)
+        return Floor(
+            fdatasyncUs: disk.single.medianUs, loopbackRttUs: try loopbackRoundTrip().medianUs,
+            quorumFdatasyncUs: disk.quorum.medianUs)
+    }
+
+    /// The single fdatasync and the quorum floor, their samples taken
+    /// alternately (one append + fdatasync, then one quorum round, ...) so
+    /// both see the same disk: on a machine whose disk load changes, two
+    /// floors measured one after the other could contradict each other.
+    public static func diskFloors(
+        directory: String, iterations: Int = 200, writeSize: Int = 128, timeLimit: Duration = .seconds(30)
+    ) throws -> (single: FloorMeasurement, quorum: FloorMeasurement) {
+        let path = directory + "/.raftlab-floor-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Error.io(operation: "open", path: path, errno: errno) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let record = [UInt8](repeating: 0x5A, count: writeSize)
+        var single: [Double] = []
+        let quorum = try quorumFdatasync(directory: directory, iterations: iterations, writeSize: writeSize, timeLimit: timeLimit) {
+            let start = ContinuousClock.now
+            try appendAndSync(fd, record, path: path)
+            single.append((ContinuousClock.now - start).microseconds)
+        }
+        return (FloorMeasurement(samplesUs: single)!, quorum)
+    }
+
+    private static func appendAndSync(_ fd: Int32, _ record: [UInt8], path: String) throws {
+        try record.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Error.io(operation: "write", path: path, errno: errno)
+                }
+                offset += n
+            }
+        }
+        guard dataSync(fd) == 0 else { throw Error.io(operation: "fdatasync", path: path, errno: errno) }
     }
 
     // MARK: fdatasync
@@ -83,6 +123,92 @@ public enum FloorProbe {
         #else
         fcntl(fd, F_FULLFSYNC)
         #endif
+    }
+
+    // MARK: Quorum of appenders on one disk
+
+    /// What a 3-node cluster on one machine pays at least per write: three
+    /// appenders (one per node), each appending `writeSize` bytes to its own
+    /// file in `directory` and fdatasyncing, all started together; a sample is
+    /// the time until the `quorum`-th of them has finished (the second of
+    /// three: a leader with one follower). On a disk that serves flushes one
+    /// at a time this is about twice the single fdatasync, which is why a
+    /// cluster's latency is compared with it too.
+    ///
+    /// Bounded like `fdatasync`: `iterations` rounds or `timeLimit`, files
+    /// removed. `beforeEachRound` runs on the calling thread between rounds.
+    public static func quorumFdatasync(
+        directory: String, appenders: Int = 3, quorum: Int = 2, iterations: Int = 200, writeSize: Int = 128,
+        timeLimit: Duration = .seconds(30), beforeEachRound: (() throws -> Void)? = nil
+    ) throws -> FloorMeasurement {
+        precondition(appenders >= 1 && (1...appenders).contains(quorum), "a quorum of 1...appenders")
+        var descriptors: [Int32] = []
+        var paths: [String] = []
+        defer {
+            for fd in descriptors { close(fd) }
+            for path in paths { unlink(path) }
+        }
+        for appender in 0..<appenders {
+            let path = directory + "/.raftlab-quorum-floor-\(getpid())-\(appender)-\(UInt32.random(in: 0 ... .max))"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw Error.io(operation: "open", path: path, errno: errno) }
+            descriptors.append(fd)
+            paths.append(path)
+        }
+        let round = QuorumRound(appenders: appenders)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeLimit)
+        var samples: [Double] = []
+        samples.reserveCapacity(iterations)
+        let record = [UInt8](repeating: 0x5A, count: writeSize)
+        let workers = descriptors.enumerated().map { slot, fd in
+            Thread {
+                var done = 0
+                while let next = round.begin(after: done) {
+                    done = next
+                    let start = clock.now
+                    let failed = record.withUnsafeBytes { bytes -> Int32? in
+                        var offset = 0
+                        while offset < bytes.count {
+                            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                            if n < 0 {
+                                if errno == EINTR { continue }
+                                return errno
+                            }
+                            offset += n
+                        }
+                        return dataSync(fd) == 0 ? nil : errno
+                    }
+                    round.finish(slot: slot, start: start, end: clock.now, errno: failed)
+                }
+            }
+        }
+        for (slot, worker) in workers.enumerated() {
+            worker.name = "raftlab-quorum-floor-\(slot)"
+            worker.start()
+        }
+        var failure: Int32?
+        var probeError: (any Swift.Error)?
+        while samples.count < Swift.max(1, iterations) {
+            do {
+                try beforeEachRound?()
+            } catch {
+                probeError = error
+                break
+            }
+            let outcome = round.run()
+            if let code = outcome.errno {
+                failure = code
+                break
+            }
+            let ends = outcome.ends.sorted()
+            samples.append((ends[quorum - 1] - outcome.start).microseconds)
+            if clock.now >= deadline { break }
+        }
+        round.stop()
+        if let probeError { throw probeError }
+        if let failure { throw Error.io(operation: "append + fdatasync", path: directory, errno: failure) }
+        return FloorMeasurement(samplesUs: samples)!
     }
 
     // MARK: Loopback TCP
@@ -271,5 +397,66 @@ enum Socket {
             }
             return true
         }
+    }
+}
+
+/// One round of the quorum probe at a time: the caller opens a round, every
+/// appender thread takes it, and the caller waits until all have finished.
+/// A lock and a condition variable, nothing faster is needed: the waits
+/// surround the measured region, which each appender times itself.
+private final class QuorumRound: @unchecked Sendable {
+    // @unchecked: every field is read and written under `condition`'s lock.
+    private let condition = NSCondition()
+    private let appenders: Int
+    private var round = 0
+    private var taken = 0
+    private var stopped = false
+    private var starts: [ContinuousClock.Instant?]
+    private var ends: [ContinuousClock.Instant?]
+    private var failure: Int32?
+
+    init(appenders: Int) {
+        self.appenders = appenders
+        starts = Array(repeating: nil, count: appenders)
+        ends = Array(repeating: nil, count: appenders)
+    }
+
+    /// Appender side: waits for the round after `done`; nil once the probe is over.
+    func begin(after done: Int) -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopped && round == done { condition.wait() }
+        return stopped ? nil : round
+    }
+
+    func finish(slot: Int, start: ContinuousClock.Instant, end: ContinuousClock.Instant, errno: Int32?) {
+        condition.lock()
+        starts[slot] = start
+        ends[slot] = end
+        if let errno { failure = errno }
+        taken += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Caller side: starts a round and waits until every appender finished it.
+    func run() -> (start: ContinuousClock.Instant, ends: [ContinuousClock.Instant], errno: Int32?) {
+        condition.lock()
+        defer { condition.unlock() }
+        starts = Array(repeating: nil, count: appenders)
+        ends = Array(repeating: nil, count: appenders)
+        taken = 0
+        round += 1
+        condition.broadcast()
+        while taken < appenders { condition.wait() }
+        let first = starts.compactMap { $0 }.min()!
+        return (first, ends.compactMap { $0 }, failure)
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -29,15 +29,18 @@ public struct RawLatencySamples: Sendable, Equatable {
 /// observation per row, ready for a spreadsheet, R or pandas without
 /// reshaping:
 ///
-///     backend,sync,nodes,value_size,concurrency,metric,statistic,seq,value_us
-///     lmdb/lmdb,true,3,128,8,write_latency,p50,,812.000
-///     lmdb/lmdb,true,3,128,8,recovery,failover,,153000.000
-///     lmdb/lmdb,true,3,128,8,write_latency,sample,0,790.125
+///     backend,sync,nodes,value_size,concurrency,workload,load,metric,statistic,seq,value_us
+///     lmdb/lmdb,true,3,128,8,write,closed,write_latency,p50,,812.000
+///     lmdb/lmdb,true,3,128,8,a,closed,read_latency,p99,,95.000
+///     lmdb/lmdb,true,3,128,8,write,closed,recovery,failover,,153000.000
+///     lmdb/lmdb,true,3,128,8,write,closed,write_latency,sample,0,790.125
 ///
-/// - `backend` is "log/state"; `sync` is true/false.
-/// - `metric` is `write_latency`, `replication_lag` or `recovery`.
+/// - `backend` is "log/state"; `sync` is true/false; `workload` is "write" or
+///   a YCSB letter; `load` is "closed" or "open".
+/// - `metric` is `write_latency`, `read_latency`, `scan_latency`,
+///   `replication_lag` or `recovery`.
 /// - `statistic` is a percentile (`p50`, `p90`, `p99`, `p999`) or `max` for the
-///   two latency metrics; the phase (`restart`, `catch_up`,
+///   latency metrics; the phase (`restart`, `catch_up`,
 ///   `snapshot_install`, `failover`) for recovery; `sample` for a raw
 ///   per-operation sample, with `seq` its position in recording order (`seq`
 ///   is empty on every other row).
@@ -46,7 +49,7 @@ public struct RawLatencySamples: Sendable, Equatable {
 /// - Rows follow the report's result order, summaries before samples.
 public enum LatencyCSV {
     public static let fileName = "latency.csv"
-    public static let header = ["backend", "sync", "nodes", "value_size", "concurrency",
+    public static let header = ["backend", "sync", "nodes", "value_size", "concurrency", "workload", "load",
                                 "metric", "statistic", "seq", "value_us"]
 
     public static func render(_ report: BenchReport, samples: [RawLatencySamples] = []) -> String {
@@ -55,17 +58,25 @@ public enum LatencyCSV {
             guard let value, value.isFinite else { return }
             let fields = [
                 key.series.backend.description, key.series.sync ? "true" : "false", String(key.series.nodes),
-                String(key.series.valueSize), String(key.concurrency), metric, statistic,
+                String(key.series.valueSize), String(key.concurrency), key.scenario.workload, key.scenario.load,
+                metric, statistic,
                 seq.map(String.init) ?? "", String(format: "%.3f", value),
             ]
             lines.append(fields.map(escape).joined(separator: ","))
         }
         for result in report.results {
             let key = result.key
-            let write = result.writeLatencyUs
-            for (statistic, value) in [("p50", write.p50), ("p90", write.p90), ("p99", write.p99),
-                                       ("p999", write.p999), ("max", write.max)] {
-                row(key, "write_latency", statistic, nil, value)
+            if let write = result.writeLatencyUs {
+                for (statistic, value) in [("p50", write.p50), ("p90", write.p90), ("p99", write.p99),
+                                           ("p999", write.p999), ("max", write.max)] {
+                    row(key, "write_latency", statistic, nil, value)
+                }
+            }
+            for (metric, summary) in [("read_latency", result.readLatencyUs), ("scan_latency", result.scanLatencyUs)] {
+                guard let summary else { continue }
+                for (statistic, value) in [("p50", summary.p50), ("p99", summary.p99), ("max", summary.max)] {
+                    row(key, metric, statistic, nil, value)
+                }
             }
             let lag = result.replicationLagUs
             for (statistic, value) in [("p50", lag.p50), ("p99", lag.p99), ("max", lag.max)] {

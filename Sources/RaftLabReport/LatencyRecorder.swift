@@ -135,6 +135,17 @@ public final class LatencyRecorder: Sendable {
             max: microseconds(histogram.maxRecorded))
     }
 
+    /// p50/p99/max for `read_latency_us` and `scan_latency_us`; nil when
+    /// nothing was recorded (the workload has no such operation).
+    public func percentileSummary() -> PercentileSummary? {
+        let histogram = self.histogram
+        guard histogram.totalCount > 0 else { return nil }
+        return PercentileSummary(
+            p50: microseconds(histogram.valueAtPercentile(50)),
+            p99: microseconds(histogram.valueAtPercentile(99)),
+            max: microseconds(histogram.maxRecorded))
+    }
+
     /// p50/p99/max for `replication_lag_us`; all nil when nothing was recorded.
     public func replicationLagSummary() -> LagSummary {
         let histogram = self.histogram

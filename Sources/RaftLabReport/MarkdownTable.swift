@@ -46,20 +46,27 @@ struct MarkdownTable {
 }
 
 /// Which cells of a column hold its best value. Best is the highest or the
-/// lowest raw value; every cell that *reads* the same as the best (an exact
-/// tie, or equal at the shown precision) is marked too, so two identical
-/// looking numbers are never one bold and one plain. A column with fewer than
-/// two values has no contest and marks nothing.
+/// lowest raw value among the cells that compete (`competing`; all by
+/// default); every competing cell that *reads* the same as the best (an
+/// exact tie, or equal at the shown precision) is marked too, so two
+/// identical looking numbers are never one bold and one plain. A column with
+/// fewer than two competing values has no contest and marks nothing; a
+/// reference row (memory, no disk at all) never competes.
 enum BestValue {
-    enum Direction { case higher, lower }
+    /// `none`: a column that is information, not a contest.
+    enum Direction { case higher, lower, none }
 
-    static func marked(values: [Double?], texts: [String], direction: Direction) -> [String] {
-        let present = values.compactMap { $0 }.filter(\.isFinite)
+    static func marked(values: [Double?], texts: [String], direction: Direction, competing: [Bool]? = nil) -> [String] {
+        guard direction != .none else { return texts }
+        let competes = competing ?? values.map { _ in true }
+        let present = values.indices.filter { competes[$0] }.compactMap { values[$0] }.filter(\.isFinite)
         guard present.count >= 2 else { return texts }
         let best = direction == .higher ? present.max()! : present.min()!
-        let bestTexts = Set(values.indices.filter { values[$0] == best }.map { texts[$0] })
+        let bestTexts = Set(values.indices.filter { competes[$0] && values[$0] == best }.map { texts[$0] })
         return texts.indices.map { index in
-            guard values[index]?.isFinite == true, bestTexts.contains(texts[index]) else { return texts[index] }
+            guard competes[index], values[index]?.isFinite == true, bestTexts.contains(texts[index]) else {
+                return texts[index]
+            }
             return "**\(texts[index])**"
         }
     }

@@ -26,21 +26,30 @@ public enum ReportCharts {
         let palette: BackendPalette
         let concurrencies: [Int]
 
+        /// The scenario the latency, throughput and lag charts show: the
+        /// write-only runs when there are any (the report's tables have the rest).
+        let scenario: Scenario?
+
         init(report: BenchReport, label: String) {
             self.report = report
             self.label = label
             seriesKeys = Set(report.results.map(\.seriesKey)).sorted()
             labeler = SeriesLabeler(seriesKeys)
             palette = BackendPalette(seriesKeys)
-            concurrencies = Set(report.results.map(\.concurrency)).sorted()
+            let shown = Set(report.results.map(\.scenario)).sorted().first
+            scenario = shown
+            concurrencies = Set(report.results.filter { $0.scenario == shown }.map(\.concurrency)).sorted()
         }
+
+        /// " (write-only, uniform keys, closed loop)": which rows a chart shows.
+        var scenarioNote: String { scenario.map { " (\($0.title))" } ?? "" }
 
         var legend: [(name: String, color: String)] {
             seriesKeys.map { (labeler.label($0), palette.color($0)) }
         }
 
         func result(_ series: SeriesKey, concurrency: Int) -> BenchResult? {
-            report.results.first { $0.seriesKey == series && $0.concurrency == concurrency }
+            report.results.first { $0.seriesKey == series && $0.concurrency == concurrency && $0.scenario == scenario }
         }
 
         /// One panel per concurrency at which any of `metrics` was measured.
@@ -66,14 +75,14 @@ public enum ReportCharts {
     static func latency(_ c: Context) -> String {
         BarChartFigure(
             title: "Write latency: \(c.label)",
-            subtitle: "Client submit → commit acknowledgement, per percentile. "
+            subtitle: "First attempt → final acknowledgement, per percentile\(c.scenarioNote). "
                 + "fdatasync floor \(Format.micros(c.report.floor.fdatasyncUs)) µs.",
             legend: c.legend,
             panels: c.panels(
                 title: "Write latency", categories: ["p50", "p90", "p99", "p99.9", "max"], xLabel: "percentile",
                 yLabel: "latency (µs, log scale)", unit: "µs", scale: .log
             ) { r in
-                let w = r.writeLatencyUs
+                guard let w = r.writeLatencyUs else { return [nil, nil, nil, nil, nil] }
                 return [w.p50, w.p90, w.p99, w.p999, w.max]
             }
         ).render()
@@ -88,7 +97,7 @@ public enum ReportCharts {
             title: "Throughput at each concurrency", categories: c.concurrencies.map(String.init), series: series,
             xLabel: "concurrent clients", yLabel: "throughput (ops/s)", scale: .linear, unit: "ops/s")
         return BarChartFigure(
-            title: "Throughput: \(c.label)", subtitle: "Acknowledged writes per second.",
+            title: "Throughput: \(c.label)", subtitle: "Completed operations per second\(c.scenarioNote).",
             legend: c.legend, panels: c.concurrencies.isEmpty ? [] : [panel]
         ).render()
     }
@@ -96,7 +105,7 @@ public enum ReportCharts {
     static func replicationLag(_ c: Context) -> String {
         BarChartFigure(
             title: "Replication lag: \(c.label)",
-            subtitle: "Per write, leader commit → each follower's apply of the same index. "
+            subtitle: "Per write, leader commit → each follower's apply of the same index\(c.scenarioNote). "
                 + "Loopback RTT floor \(Format.micros(c.report.floor.loopbackRttUs)) µs.",
             legend: c.legend,
             panels: c.panels(
@@ -106,21 +115,25 @@ public enum ReportCharts {
         ).render()
     }
 
+    /// One panel: recovery is measured once per backend, whatever the concurrency.
     static func recovery(_ c: Context) -> String {
         let entries = Set(c.report.results.compactMap(\.recovery.entries)).sorted()
         let after = entries.isEmpty ? "" : " after \(entries.map(String.init).joined(separator: "/")) entries"
+        let categories = ["restart", "catch-up", "snapshot install", "failover"]
+        let series = c.seriesKeys.map { key in
+            let recovery = c.report.results.first { $0.seriesKey == key && $0.recovery.entries != nil }?.recovery
+            let values = [recovery?.restartUs, recovery?.catchUpUs, recovery?.snapshotInstallUs, recovery?.failoverUs]
+            return ChartSeries(name: c.labeler.label(key), color: c.palette.color(key), values: values.map { $0.map { $0 / 1000 } })
+        }
+        let measured = series.contains { $0.values.contains { $0 != nil } }
+        let panel = BarChartPanel(
+            title: "Recovery, once per backend", categories: categories, series: series,
+            xLabel: "recovery phase", yLabel: "time (ms, log scale)", scale: .log, unit: "ms")
         return BarChartFigure(
             title: "Recovery: \(c.label)",
             subtitle: "Time until the node serves again\(after): restart from its data directory, catch-up after "
-                + "downtime, empty node via InstallSnapshot, leader failover.",
-            legend: c.legend,
-            panels: c.panels(
-                title: "Recovery", categories: ["restart", "catch-up", "snapshot install", "failover"],
-                xLabel: "recovery phase", yLabel: "time (ms, log scale)", unit: "ms", scale: .log
-            ) { r in
-                let t = r.recovery
-                return [t.restartUs, t.catchUpUs, t.snapshotInstallUs, t.failoverUs].map { $0.map { $0 / 1000 } }
-            }
+                + "downtime, wiped node via InstallSnapshot, client-observed unavailability after the leader's crash.",
+            legend: c.legend, panels: measured ? [panel] : []
         ).render()
     }
 }

@@ -66,8 +66,7 @@ public struct ReportComparison: Sendable {
         if let differences = configDifferences() {
             out += "\n## Config differences\n\n" + differences.render()
         }
-        let keys = Set(runs.flatMap { $0.report.results.map(\.key) })
-            .sorted { ($0.series, $0.concurrency) < ($1.series, $1.concurrency) }
+        let keys = Set(runs.flatMap { $0.report.results.map(\.key) }).sorted()
         let labeler = SeriesLabeler(keys.map(\.series))
         if runs.count >= 2, !keys.isEmpty {
             out += "\n\"change\" is \(runs.last!.label) relative to \(runs.first!.label). "
@@ -75,7 +74,7 @@ public struct ReportComparison: Sendable {
         }
         if keys.isEmpty { out += "\nNo results in any run.\n" }
         for key in keys {
-            out += "\n## \(labeler.label(key.series)), concurrency \(key.concurrency)\n\n"
+            out += "\n## \(labeler.label(key.series)), concurrency \(key.concurrency): \(key.scenario.title)\n\n"
             out += resultTable(key).render()
         }
         return out
@@ -84,12 +83,14 @@ public struct ReportComparison: Sendable {
 
     func runTable() -> MarkdownTable {
         var table = MarkdownTable(
-            headers: ["run", "started", "version", "machine", "fdatasync floor", "loopback RTT", "report"],
-            alignments: [.left, .left, .left, .left, .right, .right, .left])
+            headers: ["run", "started", "version", "machine", "fdatasync floor", "quorum floor", "loopback RTT", "report"],
+            alignments: [.left, .left, .left, .left, .right, .right, .right, .left])
         for run in runs {
             let r = run.report
             table.append([run.label, r.startedAt, r.raftlabVersion, MarkdownReport.machineLine(r.machine),
-                          "\(Format.micros(r.floor.fdatasyncUs)) µs", "\(Format.micros(r.floor.loopbackRttUs)) µs",
+                          "\(Format.micros(r.floor.fdatasyncUs)) µs",
+                          r.floor.quorumFdatasyncUs.map { "\(Format.micros($0)) µs" } ?? Format.missing,
+                          "\(Format.micros(r.floor.loopbackRttUs)) µs",
                           run.path])
         }
         return table
@@ -139,6 +140,8 @@ public struct ReportComparison: Sendable {
         var table = MarkdownTable(headers: headers)
         for metric in Metric.all {
             let values = zip(runs, results).map { run, result in result.flatMap { metric.value($0, run.report.floor) } }
+            // A metric no run has for this row (reads of a write-only workload) is left out.
+            guard values.contains(where: { $0 != nil }) else { continue }
             var row = [metric.header] + values.map(metric.format)
             if runs.count >= 2 {
                 row.append(Format.change(from: values.first!, to: values.last!) ?? Format.missing)

@@ -61,6 +61,16 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let unauthorized = "unauthorized"
         /// 403: the token's role does not cover the request.
         public static let forbidden = "forbidden"
+        /// 400: a membership change that makes no sense (not a member, address in use).
+        public static let invalidMembershipChange = "invalid_membership_change"
+        /// 409: another membership change is in progress, or the member already is so.
+        public static let membershipConflict = "membership_conflict"
+        /// 409: the change would leave the voters without a reachable quorum.
+        public static let wouldLoseQuorum = "would_lose_quorum"
+        /// 409: the learner to promote has not caught up with the leader's log.
+        public static let notCaughtUp = "not_caught_up"
+        /// 502: the node to add does not answer its /status.
+        public static let memberUnreachable = "member_unreachable"
     }
 
     static func invalidArgument(_ message: String) -> APIError {
@@ -87,6 +97,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             return APIError(status: error.httpStatus, code: error.code.rawValue, message: error.message)
         case let error as NodeError:
             return from(error, request: request, scheme: scheme)
+        case let error as MembershipError:
+            return from(error)
         case let error as StorageError:
             return APIError(status: 500, code: Code.internalError, message: "storage error: \(error.description)")
         case is NIOTooManyBytesError:
@@ -132,6 +144,20 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
                 status: 503, code: Code.shuttingDown, message: error.description, headers: [(.retryAfter, "1")])
         case .internal:
             return APIError(status: 500, code: Code.internalError, message: error.description)
+        }
+    }
+
+    /// A refused membership change: 400 nonsense, 409 conflicts (another
+    /// change, or one that would lose quorum), 502 a node that does not
+    /// answer, 504 an outcome not known in time.
+    static func from(_ error: MembershipError) -> APIError {
+        switch error {
+        case .invalid(let why): APIError(status: 400, code: Code.invalidMembershipChange, message: why)
+        case .conflict(let why): APIError(status: 409, code: Code.membershipConflict, message: why)
+        case .wouldLoseQuorum(let why): APIError(status: 409, code: Code.wouldLoseQuorum, message: why)
+        case .notCaughtUp(let why): APIError(status: 409, code: Code.notCaughtUp, message: why)
+        case .unreachable(let why): APIError(status: 502, code: Code.memberUnreachable, message: why)
+        case .outcomeUnknown(let why): APIError(status: 504, code: Code.outcomeUnknown, message: why)
         }
     }
 

@@ -2,6 +2,7 @@ import DynamoDBAPI
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import RaftLabHTTPClient
 import RaftLabNode
 
 /// DynamoDB's JSON protocol on the node's HTTP port: `POST /` with an

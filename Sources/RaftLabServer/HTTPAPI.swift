@@ -7,8 +7,10 @@ import Metrics
 import NoSQL
 import NIOSSL
 import Prometheus
+import RaftLabHTTPClient
 import RaftLabNode
 import RaftLabTLS
+import RaftTCPTransport
 
 /// How the HTTP layer behaves beyond the endpoints themselves.
 public struct HTTPAPIOptions: Sendable {
@@ -35,15 +37,27 @@ public struct HTTPAPIOptions: Sendable {
     /// Access keys the DynamoDB API requires Signature Version 4 with
     /// (`[[auth.access_keys]]`); empty accepts any credentials.
     public var accessKeys: [ClusterConfig.Auth.AccessKey]
+    /// The node's injectable network faults, served at `/admin/faults`; nil
+    /// (the default) refuses fault injection there with 403.
+    public var networkFaults: NetworkFaults?
+    /// A deliberately broken node, for showing that `raftlab chaos` catches
+    /// stale reads: `consistency=strong` reads are served from local state
+    /// without a ReadIndex round. Never set outside that test.
+    public var unsafeStrongReadsWithoutReadIndex = false
+    /// Served at `POST /admin/power-cut` on a node started with
+    /// `--power-cut-model`: saves what the node's stores made durable and
+    /// ends the process at once. Nil (the default) refuses with 403.
+    public var powerCut: (@Sendable () throws -> Void)?
 
     public init(
         forwardWritesToLeader: Bool = false, forwardTimeout: Duration = .seconds(10), maxBodyBytes: Int? = nil,
-        accessKeys: [ClusterConfig.Auth.AccessKey] = []
+        accessKeys: [ClusterConfig.Auth.AccessKey] = [], networkFaults: NetworkFaults? = nil
     ) {
         self.forwardWritesToLeader = forwardWritesToLeader
         self.forwardTimeout = forwardTimeout
         self.maxBodyBytes = maxBodyBytes
         self.accessKeys = accessKeys
+        self.networkFaults = networkFaults
     }
 }
 
@@ -62,6 +76,8 @@ public struct HTTPAPIOptions: Sendable {
 /// | DELETE | /tables/{table}/items | key, expected_version | | 200 `{"deleted_item",...}` |
 /// | POST | /tables/{table}/items/rollback | key, expected_version | | 200 item + index |
 /// | GET | /tables/{table}/query | partition_key(_type), sort_key_prefix, limit, continuation_token, consistency | | 200 page |
+/// | GET, POST, DELETE | /admin/... | (see `AdminRoutes`) | | when the service is a node |
+/// | GET, PUT, DELETE | /admin/faults, /admin/state-digest | (see `ChaosRoutes`) | | |
 ///
 /// "key" is `partition_key` and `sort_key`; values are strings unless
 /// `partition_key_type=number` / `sort_key_type=number` says they are JSON
@@ -90,11 +106,14 @@ public func makeRouter<Service: NoSQLService>(
         router.add(middleware: BearerAuthMiddleware(options.auth, dynamoDBSigned: !options.accessKeys.isEmpty))
     }
     NoSQLRoutes(service: service, registry: registry, options: options).register(on: router)
+    AdminRoutes(instruments: service as? any NodeInstrumentation, membership: service as? any NodeMembership)
+        .register(on: router)
     DynamoDBRoutes(
         handler: DynamoDBHandler(service: service, accessKeys: options.accessKeys),
         forwarder: LeaderForwarder(
             client: SimpleHTTPClient(userAgent: "raftlab-forwarder", tlsContext: options.clientTLS), timeout: options.forwardTimeout)
     ).register(on: router)
+    ChaosRoutes(service: service, faults: options.networkFaults, powerCut: options.powerCut).register(on: router)
     return router
 }
 
@@ -178,6 +197,15 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
             try await rollbackItem(request, table(context))
         }
         router.get("/tables/{table}/query") { request, context in try await query(request, table(context)) }
+        if let admin = service as? any ClusterAdministration {
+            ClusterRoutes(admin: admin, service: service).register(on: router)
+        }
+    }
+
+    /// The consistency a read is served at: as asked, except on the
+    /// deliberately broken test node, which skips ReadIndex.
+    private func served(_ asked: ReadConsistency) -> ReadConsistency {
+        options.unsafeStrongReadsWithoutReadIndex ? .local : asked
     }
 
     private func table(_ context: BasicRequestContext) -> String {
@@ -203,7 +231,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     // MARK: Tables
 
     func listTables(_ request: Request) async throws -> Response {
-        let consistency = try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency()
+        let consistency = served(try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency())
         let tables = try await service.read(consistency) { machine, store in try machine.listTables(in: store) }
         return jsonResponse(.object(from: [("tables", .array(tables.map { .object(from: APIDocuments.table($0)) }))]))
     }
@@ -215,7 +243,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     }
 
     func describeTable(_ request: Request, _ name: String) async throws -> Response {
-        let consistency = try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency()
+        let consistency = served(try QueryParameters(request.uri.query, allowed: QueryNames.consistency).consistency())
         let info = try await service.read(consistency) { machine, store in try machine.describeTable(name, in: store) }
         return jsonResponse(.object(from: APIDocuments.table(info)))
     }
@@ -241,7 +269,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     func getItem(_ request: Request, _ table: String) async throws -> Response {
         let parameters = try QueryParameters(request.uri.query, allowed: QueryNames.getItem)
         let key = try parameters.itemKey()
-        let stored = try await service.read(try parameters.consistency()) { machine, store in
+        let stored = try await service.read(served(try parameters.consistency())) { machine, store in
             try machine.getItem(table: table, key: key, in: store)
         }
         return jsonResponse(.object(from: [("table", .string(table))] + APIDocuments.item(stored)))
@@ -270,7 +298,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
             table: table, partitionKey: partition, sortKeyPrefix: parameters["sort_key_prefix"],
             limit: try parameters.int("limit") ?? 100,
             continuationToken: parameters["continuation_token"].flatMap { $0.isEmpty ? nil : $0 })
-        let page = try await service.read(try parameters.consistency()) { machine, store in
+        let page = try await service.read(served(try parameters.consistency())) { machine, store in
             try machine.query(query, in: store)
         }
         return jsonResponse(APIDocuments.query(table: table, page))

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import RaftLabHTTPClient
 import RaftLabNode
 
 /// Relays a write a follower received to the leader and the leader's answer

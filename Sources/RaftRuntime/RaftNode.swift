@@ -71,6 +71,16 @@ public struct RaftStatus: Sendable, Hashable {
     public var foreignMessagesDropped: UInt64 = 0
 }
 
+/// The leader's view of one member's log, for membership checks and
+/// `member list`: how far it matches, and how long ago it was last heard from.
+public struct MemberReplication: Sendable, Hashable {
+    public var match: UInt64
+    public var isLearner: Bool
+    /// Time since the last message from this member arrived (nil: never
+    /// heard from since this node started).
+    public var sinceLastHeard: Duration?
+}
+
 /// A committed and applied proposal.
 public struct ProposalResult: Sendable, Hashable {
     public var index: UInt64
@@ -156,6 +166,8 @@ public actor RaftNode {
     private var tickCount: UInt64 = 0
     private var foreignMessagesDropped: UInt64 = 0
     private var foreignWarnings: [NodeID: ContinuousClock.Instant] = [:]
+    /// When a message from each peer last arrived (see `replication`).
+    private var lastHeard: [NodeID: ContinuousClock.Instant] = [:]
 
     /// Opens a node over its stores: a new node starts with `configuration`
     /// (the bootstrap membership; empty for a node that will join a running
@@ -282,6 +294,21 @@ public actor RaftNode {
             foreignMessagesDropped: foreignMessagesDropped)
     }
 
+    /// The leader's view of every member (empty on other roles): membership
+    /// changes check it so they never leave the voters without a live quorum.
+    public var replication: [NodeID: MemberReplication] {
+        guard core.role == .leader else { return [:] }
+        let now = ContinuousClock.now
+        var members: [NodeID: MemberReplication] = [:]
+        for member in core.configuration.members {
+            guard let progress = core.progress(of: member) else { continue }
+            members[member] = MemberReplication(
+                match: progress.match, isLearner: progress.isLearner,
+                sinceLastHeard: member == id ? .zero : lastHeard[member].map { now - $0 })
+        }
+        return members
+    }
+
     static func describe(_ configuration: ClusterConfiguration) -> String {
         "voters \(configuration.voters.sorted()), learners \(configuration.learners.sorted()), cluster \(String(configuration.clusterID, radix: 16))"
     }
@@ -400,6 +427,10 @@ public actor RaftNode {
     /// Steps the batch's messages and ticks into the core and proposes what queued.
     private func take(_ batch: Mailbox.Batch) throws {
         if let failure = applier.failure { throw failure }
+        if !batch.messages.isEmpty {
+            let now = ContinuousClock.now
+            for message in batch.messages { lastHeard[message.from] = now }
+        }
         for message in batch.messages {
             try step(message)
         }

@@ -46,12 +46,17 @@ final class InboundMessageHandler: ChannelInboundHandler {
     private let receive: @Sendable (Message) -> Void
     private let counters: TransportCounters
     private let logger: Logger
+    private let faults: NetworkFaults?
     private var remote = "unknown address"
     /// The sender, learnt from the `from` of the messages on this connection.
     private var peerID: NodeID?
     private var failed = false
 
-    init(localID: NodeID, receive: @escaping @Sendable (Message) -> Void, counters: TransportCounters, logger: Logger) {
+    init(
+        localID: NodeID, receive: @escaping @Sendable (Message) -> Void, counters: TransportCounters, logger: Logger,
+        faults: NetworkFaults? = nil
+    ) {
+        self.faults = faults
         self.localID = localID
         self.receive = receive
         self.counters = counters
@@ -71,6 +76,7 @@ final class InboundMessageHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = unwrapInboundIn(data)
         peerID = message.from
+        if let faults, faults.dropsInbound(from: message.from) { return }
         guard message.to == localID else {
             counters.droppedMisrouted.add(1)
             logger.debug("dropping message addressed to another node", metadata: [

@@ -32,6 +32,8 @@ public final class TCPTransport: Transport {
     private let counters = TransportCounters()
     private let allocator = ByteBufferAllocator()
     private let state: Mutex<State>
+    /// Injected network faults; nil (the default) outside fault-injection tests.
+    private let faults: NetworkFaults?
     /// Told when a peer cannot be reached (see `start(receive:unreachable:)`).
     private let unreachable = Mutex<(@Sendable (NodeID) -> Void)?>(nil)
 
@@ -62,14 +64,18 @@ public final class TCPTransport: Transport {
     ///     the transport.
     ///   - logger: decode errors are logged at `.error`, connection changes
     ///     at `.info` and `.debug`.
+    ///   - faults: rules that drop messages to or from some peers, for
+    ///     fault-injection tests only; nil in normal operation.
     public init(
         nodeID: NodeID,
         listenAddress: PeerAddress,
         peers: [NodeID: PeerAddress] = [:],
         configuration: TCPTransportConfiguration = TCPTransportConfiguration(),
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        logger: Logger = Logger(label: "raft.transport.tcp")
+        logger: Logger = Logger(label: "raft.transport.tcp"),
+        faults: NetworkFaults? = nil
     ) {
+        self.faults = faults
         self.nodeID = nodeID
         self.listenAddress = listenAddress
         self.configuration = configuration
@@ -116,6 +122,7 @@ public final class TCPTransport: Transport {
         let nodeID = self.nodeID
         let tls = configuration.tls
         let isMember: @Sendable (NodeID) -> Bool = { [weak self] id in self?.peers[id] != nil }
+        let faults = self.faults
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -130,7 +137,7 @@ public final class TCPTransport: Transport {
                         try pipeline.addHandler(PeerAuthenticationHandler(tls: tls, isMember: isMember, counters: counters, logger: logger))
                     }
                     try pipeline.addHandler(InboundMessageHandler(
-                        localID: nodeID, receive: receive, counters: counters, logger: logger
+                        localID: nodeID, receive: receive, counters: counters, logger: logger, faults: faults
                     ))
                 }
             }
@@ -166,6 +173,7 @@ public final class TCPTransport: Transport {
         guard !messages.isEmpty, !isShutDown else { return }
         var framesByPeer: [NodeID: [ByteBuffer]] = [:]
         for message in messages {
+            if let faults, faults.dropsOutbound(to: message.to) { continue }
             let size = codec.frameSize(of: message)
             guard size - MessageCodec.headerSize <= codec.maxFrameSize else {
                 counters.droppedTooLarge.add(1)

@@ -58,6 +58,15 @@ public final class PowerCutLogStore: LogStore {
         }
     }
 
+    /// What a power cut now would leave of the log.
+    public func durableImage() -> DurableLogImage {
+        state.withLock { state in
+            DurableLogImage(
+                snapshotIndex: state.durable.snapshotIndex, snapshotTerm: state.durable.snapshotTerm,
+                entries: state.durable.entries, hardState: state.durable.hardState)
+        }
+    }
+
     public func snapshotIndex() throws -> UInt64 { try live.snapshotIndex() }
     public func firstIndex() throws -> UInt64 { try live.firstIndex() }
     public func lastIndex() throws -> UInt64 { try live.lastIndex() }

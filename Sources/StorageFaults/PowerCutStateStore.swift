@@ -35,6 +35,15 @@ public final class PowerCutStateStore: StateStore {
     /// The position a power cut now would leave.
     public var durablePosition: AppliedPosition { state.withLock { $0.durablePosition } }
 
+    /// What a power cut now would leave of the state store.
+    public func durableImage() -> DurableStateImage {
+        state.withLock { state in
+            var pairs: [KeyValue] = []
+            state.durable.forEach(in: .all) { pairs.append($0); return true }
+            return DurableStateImage(position: state.durablePosition, pairs: pairs)
+        }
+    }
+
     /// Throws away every write that did not reach stable storage.
     public func powerCut() throws {
         try state.withLock { state in

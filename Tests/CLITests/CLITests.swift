@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NoSQL
 import RaftLabNode
+import RaftLabHTTPClient
 import RaftLabServer
 import RaftLabTestSupport
 import Testing
@@ -353,7 +354,7 @@ struct LiveTests {
         let elapsed = ContinuousClock.now - start
         #expect(gone?.exitCode == 4)
         #expect(gone?.description.contains("connection refused") == true)
-        #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(3))
+        #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(10))
         withExtendedLifetime(dead) {}
     }
 

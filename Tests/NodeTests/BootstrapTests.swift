@@ -46,24 +46,36 @@ struct BootstrapTests {
         for node in nodes { try await node.start() }
 
         // Leaders seen, by (cluster, term): first while split, then healed.
+        // Each phase lasts at least 800 ms and until what it waits for was
+        // seen (at most 20 s: a loaded machine slows elections down).
         var leaders: [String: Set<UInt64>] = [:]
-        func watch(for duration: Duration) async throws {
-            let deadline = ContinuousClock.now + duration
-            while ContinuousClock.now < deadline {
+        func watch(until done: () async -> Bool) async throws {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(20) {
                 for node in nodes {
                     let status = try await node.status()
                     if status.role == "leader" { leaders["\(status.clusterID)/\(status.term)", default: []].insert(node.id) }
                 }
+                if ContinuousClock.now - start >= .milliseconds(800), await done() { return }
                 try await Task.sleep(for: .milliseconds(5))
             }
         }
-        try await watch(for: .milliseconds(800))
+        func dropped() async -> UInt64 {
+            var dropped: UInt64 = 0
+            for node in nodes { dropped += await node.raft.status.foreignMessagesDropped }
+            return dropped
+        }
+        // Split: until each side has had a leader.
+        try await watch {
+            let ids = leaders.values.reduce(into: Set<UInt64>()) { $0.formUnion($1) }
+            return ids.contains { $0 <= 2 } && ids.contains { $0 >= 3 }
+        }
         hub.heal()
-        try await watch(for: .milliseconds(800))
+        // Healed: until the clusters have met (and dropped each other's messages).
+        try await watch { await dropped() > 0 }
         var statuses: [NodeStatus] = []
         for node in nodes { statuses.append(try await node.status()) }
-        var dropped: UInt64 = 0
-        for node in nodes { dropped += await node.raft.status.foreignMessagesDropped }
+        let droppedAfterHealing = await dropped()
         for node in nodes { await node.stop() }
 
         for (clusterAndTerm, ids) in leaders {
@@ -71,7 +83,7 @@ struct BootstrapTests {
         }
         #expect(statuses[0].clusterID == statuses[1].clusterID && statuses[2].clusterID == statuses[4].clusterID)
         #expect(statuses[0].clusterID != statuses[2].clusterID, "the two member lists must make two clusters")
-        #expect(dropped > 0, "after healing, the two clusters' messages must be dropped")
+        #expect(droppedAfterHealing > 0, "after healing, the two clusters' messages must be dropped")
     }
 
     /// A restarted node trusts its stores: a config file whose member list

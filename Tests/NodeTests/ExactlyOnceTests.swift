@@ -82,7 +82,7 @@ struct ExactlyOnceTests {
         let store = try BackendRegistry.standard.openStateStore(
             backend: "memory", StoreOptions(directory: "/raftlab-sessions/\(UUID().uuidString)", sync: false))
         defer { try? store.close() }
-        let machine = NoSQLRaftMachine(machine: NoSQLStateMachine(limits: .default), observer: nil)
+        let machine = NoSQLRaftMachine(machine: NoSQLStateMachine(limits: .default))
         func entry(_ index: UInt64, key: String?, _ command: NoSQLCommand) throws -> LogEntry {
             let data = WriteEnvelope(idempotencyKey: key.map { Array($0.utf8) }, command: try NoSQLStateMachine(limits: .default).prepare(command)).encoded()
             return LogEntry(index: index, term: 1, kind: .command, data: data)

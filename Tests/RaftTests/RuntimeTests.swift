@@ -371,6 +371,35 @@ struct RuntimeTests {
         await cluster.stopAll()
     }
 
+    @Test("A node whose state store lost its data behind a compacted log restarts as itself and gets a snapshot")
+    func volatileStateRestart() async throws {
+        let cluster = InProcessCluster(size: 3)
+        try await cluster.startAll()
+        _ = try await cluster.propose("k=0")
+        let leaderID = try await cluster.leader().id
+        let victim = cluster.nodes.keys.sorted().first { $0 != leaderID }!
+        var last: UInt64 = 0
+        for i in 1...120 { last = try await cluster.propose("k=\(i)").index }
+        try await cluster.waitApplied(last, on: [victim])
+        // The victim's own log is compacted (snapshot threshold 50) ...
+        let compactDeadline = ContinuousClock.now + .seconds(30)
+        while await cluster.nodes[victim]!.status.firstIndex <= 1, ContinuousClock.now < compactDeadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(await cluster.nodes[victim]!.status.firstIndex > 1)
+        // ... and its state store loses everything (a memory store, a wiped
+        // disk): the log alone cannot rebuild the state.
+        await cluster.stop(victim)
+        MemoryBackend.removeAll(under: "\(cluster.directory)/node\(victim)/state")
+        for i in 121...130 { last = try await cluster.propose("k=\(i)").index }
+        try await cluster.start(victim)
+        try await cluster.waitApplied(last, on: [victim])
+        #expect(try cluster.value("k", on: victim) == "130")
+        // Nothing was lost on the others, and the victim still counts as a voter.
+        #expect(await cluster.nodes[victim]!.status.configuration.voters.contains(victim))
+        await cluster.stopAll()
+    }
+
     @Test("Membership: a learner catches up and is promoted; a removed leader steps down")
     func membership() async throws {
         let cluster = InProcessCluster(size: 3)

@@ -83,26 +83,30 @@ func quietLogger() -> Logger {
     return logger
 }
 
-/// A port that was free a moment ago: bound with port 0 by the OS, then released.
-/// The transports set SO_REUSEADDR, so the port can be bound again at once.
+/// A port that was free a moment ago, below Linux's ephemeral range
+/// (32768-60999): a port the OS hands out for port 0 may be handed out again
+/// at once as the local port of some other test's outgoing connection, and
+/// the transport's bind would then fail with EADDRINUSE. Candidates are drawn
+/// at random from 20000-32767 and kept only if a bind succeeds. The
+/// transports set SO_REUSEADDR, so the port can be bound again at once.
 func pickFreePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr(loopback)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    var lastErrno: Int32 = 0
+    for _ in 0..<200 {
+        let candidate = UInt16.random(in: 20000...32767)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawSocket.Failure(operation: "socket", errno: errno) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = candidate.bigEndian
+        address.sin_addr.s_addr = inet_addr(loopback)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound == 0 { return Int(candidate) }
+        lastErrno = errno
     }
-    guard bound == 0 else { throw RawSocket.Failure(operation: "bind", errno: errno) }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { throw RawSocket.Failure(operation: "getsockname", errno: errno) }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw RawSocket.Failure(operation: "bind", errno: lastErrno)
 }
 
 /// A plain blocking TCP client, to talk to a transport the way a buggy or

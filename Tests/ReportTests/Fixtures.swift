@@ -4,7 +4,7 @@ import RaftLabReport
 /// Reports whose winners are known by construction, and scratch directories.
 enum Fixtures {
     static let machine = MachineInfo(cores: 8, memoryBytes: 16 * 1024 * 1024 * 1024, os: "Debian GNU/Linux 12 (bookworm); Linux 6.1.0 x86_64")
-    static let floor = Floor(fdatasyncUs: 250, loopbackRttUs: 25.5)
+    static let floor = Floor(fdatasyncUs: 250, loopbackRttUs: 25.5, quorumFdatasyncUs: 480)
 
     static let config: JSONObject = [
         "label": "baseline",

@@ -34,26 +34,28 @@ struct LatencyCSVTests {
         #expect(body.allSatisfy { $0.count == LatencyCSV.header.count })
 
         func value(_ backend: String, _ concurrency: String, _ metric: String, _ statistic: String) -> Double? {
-            body.first { $0[0] == backend && $0[4] == concurrency && $0[5] == metric && $0[6] == statistic }
-                .flatMap { Double($0[8]) }
+            body.first { $0[0] == backend && $0[4] == concurrency && $0[7] == metric && $0[8] == statistic }
+                .flatMap { Double($0[10]) }
         }
-        #expect(value("lmdb/lmdb", "1", "write_latency", "p50") == lmdb.writeLatencyUs.p50)
-        #expect(value("lmdb/lmdb", "1", "write_latency", "p999") == lmdb.writeLatencyUs.p999)
+        #expect(value("lmdb/lmdb", "1", "write_latency", "p50") == lmdb.writeLatencyUs?.p50)
+        #expect(value("lmdb/lmdb", "1", "write_latency", "p999") == lmdb.writeLatencyUs?.p999)
         #expect(value("lmdb/lmdb", "1", "replication_lag", "p99") == lmdb.replicationLagUs.p99)
         #expect(value("lmdb/lmdb", "1", "recovery", "snapshot_install") == lmdb.recovery.snapshotInstallUs)
-        #expect(value("flatfile/flatfile", "8", "write_latency", "max") == report.results[5].writeLatencyUs.max)
+        #expect(value("flatfile/flatfile", "8", "write_latency", "max") == report.results[5].writeLatencyUs?.max)
 
         // Unmeasured values have no row.
         #expect(value("memory/memory", "1", "recovery", "restart") == nil)
         #expect(value("leveldb/leveldb", "8", "replication_lag", "p50") == nil)
 
         // Raw samples keep order and precision, and carry the result's identity.
-        let sampleRows = body.filter { $0[6] == "sample" }
-        #expect(sampleRows.map { $0[7] } == ["0", "1", "2"])
-        #expect(sampleRows.map { Double($0[8])! } == [400.5, 450, 1200.125])
-        #expect(sampleRows.allSatisfy { $0[0] == "lmdb/lmdb" && $0[1] == "true" && $0[2] == "3" && $0[3] == "128" })
+        let sampleRows = body.filter { $0[8] == "sample" }
+        #expect(sampleRows.map { $0[9] } == ["0", "1", "2"])
+        #expect(sampleRows.map { Double($0[10])! } == [400.5, 450, 1200.125])
+        #expect(sampleRows.allSatisfy {
+            $0[0] == "lmdb/lmdb" && $0[1] == "true" && $0[2] == "3" && $0[3] == "128" && $0[5] == "write" && $0[6] == "closed"
+        })
         // Summary rows have an empty seq.
-        #expect(body.filter { $0[6] != "sample" }.allSatisfy { $0[7].isEmpty })
+        #expect(body.filter { $0[8] != "sample" }.allSatisfy { $0[9].isEmpty })
 
         // Row count: per result 5 write + lag values present + recovery values present.
         let expected = report.results.reduce(0) { count, r in

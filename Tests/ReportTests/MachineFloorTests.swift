@@ -41,6 +41,19 @@ struct MachineFloorTests {
         #expect(floor.samples >= 1 && floor.samples < 1_000_000)
     }
 
+    @Test func diskFloorsAlternateSingleAndQuorumSamplesAndCleanUp() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { Fixtures.remove(directory) }
+        let floors = try FloorProbe.diskFloors(directory: directory, iterations: 40, timeLimit: .seconds(20))
+        #expect(floors.single.samples == 40 && floors.quorum.samples == 40)
+        #expect(floors.single.medianUs > 0 && floors.quorum.medianUs > 0)
+        // The probe's files are gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        #expect(throws: FloorProbe.Error.self) {
+            try FloorProbe.quorumFdatasync(directory: "/nonexistent/raftlab", iterations: 1)
+        }
+    }
+
     @Test func fdatasyncInAMissingDirectoryIsATypedError() {
         #expect(throws: FloorProbe.Error.self) {
             try FloorProbe.fdatasync(directory: "/nonexistent/raftlab", iterations: 1)

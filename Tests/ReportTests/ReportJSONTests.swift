@@ -19,8 +19,16 @@ private let resultShape = Shape.object([
     "write_latency_us": .object(["p50": .value, "p90": .value, "p99": .value, "p999": .value, "max": .value]),
     "replication_lag_us": .object(["p50": .value, "p99": .value, "max": .value]),
     "recovery": .object(["entries": .value, "restart_us": .value, "catch_up_us": .value,
-                         "snapshot_install_us": .value, "failover_us": .value]),
+                         "snapshot_install_us": .value, "failover_us": .value, "restart_path": .value,
+                         "catch_up_entries": .value]),
     "disk_bytes": .value, "write_amplification": .value, "syncs_per_write": .value,
+    // The fixed additions...
+    "workload": .value, "distribution": .value, "load": .value, "target_rate": .value, "errors": .value,
+    "timeouts": .value, "read_latency_us": .value, "scan_latency_us": .value, "syncs_per_write_reported": .value,
+    // ...and what else a row records (null when not measured).
+    "state_sync": .value, "read_consistency": .value, "persistent": .value, "sync_calls": .value,
+    "writes": .value, "reads": .value, "scans": .value, "measured_s": .value, "log_compactions": .value,
+    "repetitions": .value, "spread": .value,
 ])
 
 private func schema(configKeys: [String]) -> Shape {
@@ -28,9 +36,10 @@ private func schema(configKeys: [String]) -> Shape {
         "raftlab_version": .value,
         "started_at": .value,
         "machine": .object(["cores": .value, "memory_bytes": .value, "os": .value]),
-        "floor": .object(["fdatasync_us": .value, "loopback_rtt_us": .value]),
+        "floor": .object(["fdatasync_us": .value, "loopback_rtt_us": .value, "quorum_fdatasync_us": .value]),
         "config": .object(Dictionary(uniqueKeysWithValues: configKeys.map { ($0, Shape.any) })),
         "results": .array(resultShape),
+        "peak_rss_bytes": .value,
     ])
 }
 
@@ -73,7 +82,7 @@ struct ReportJSONTests {
         #expect((memory["recovery"] as? [String: Any])?["restart_us"] is NSNull)
         // A phase that was not run at all still lists every key.
         let notRun = results[4]["recovery"] as? [String: Any]
-        #expect(notRun?.count == 5)
+        #expect(notRun?.count == 7)
         #expect(notRun?.values.allSatisfy { $0 is NSNull } == true)
         #expect((results[7]["replication_lag_us"] as? [String: Any])?["p99"] is NSNull)
         #expect(((json as? [String: Any])?["config"] as? [String: Any])?["seed"] is NSNull)
@@ -129,6 +138,20 @@ struct ReportJSONTests {
             #expect(errorPath == path)
             #expect(error.description.contains(path))
         }
+    }
+
+    @Test("a read-only row keeps write_latency_us's keys, with null percentiles, and reads back as unmeasured")
+    func readOnlyRowKeepsWriteLatencyKeys() throws {
+        var report = Fixtures.report()
+        report.results[2].writeLatencyUs = nil
+        let json = try #require(try JSONSerialization.jsonObject(with: ReportJSON.encode(report)) as? [String: Any])
+        #expect(mismatches(json, schema(configKeys: report.config.keys)) == [])
+        let results = try #require(json["results"] as? [[String: Any]])
+        let latency = try #require(results[2]["write_latency_us"] as? [String: Any])
+        #expect(latency.count == 5 && latency.values.allSatisfy { $0 is NSNull })
+        let decoded = try ReportJSON.decode(try ReportJSON.encode(report), path: "r/report.json")
+        #expect(decoded.results[2].writeLatencyUs == nil)
+        #expect(decoded.results[1].writeLatencyUs == report.results[1].writeLatencyUs)
     }
 
     @Test func wrongTypeNamesTheKeyPath() throws {

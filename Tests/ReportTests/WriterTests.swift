@@ -20,7 +20,7 @@ struct ReportWriterTests {
         for path in written { #expect(FileManager.default.fileExists(atPath: path)) }
         #expect(try ReportJSON.read(from: directory) == report)
         let csv = try String(contentsOfFile: directory + "/latency.csv", encoding: .utf8)
-        #expect(csv.contains("lmdb/lmdb,true,3,128,1,write_latency,sample,2,300.000"))
+        #expect(csv.contains("lmdb/lmdb,true,3,128,1,write,closed,write_latency,sample,2,300.000"))
         if let dump = ProcessInfo.processInfo.environment["RAFTLAB_REPORT_DUMP"] {
             for path in written { try? FileManager.default.copyItem(atPath: path, toPath: dump + "/" + URL(fileURLWithPath: path).lastPathComponent) }
         }

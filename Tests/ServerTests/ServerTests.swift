@@ -9,6 +9,7 @@ import RaftLabNode
 import RaftLabServer
 import RaftLabTestSupport
 import Testing
+import struct Raft.SplitMix64
 
 @Suite("HTTP API: the original demo")
 struct DemoScenarioTests {
@@ -521,15 +522,6 @@ struct FeatureTests {
     }
 }
 
-/// A small deterministic generator, so a failing random input replays exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The project's one seeded generator (the Raft core's SplitMix64), under its
+/// own name for every file of this target; only this declaration of Raft is imported.
+typealias SplitMix64 = Raft.SplitMix64

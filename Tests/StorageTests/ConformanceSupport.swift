@@ -3,6 +3,7 @@ import MemoryBackend
 import RaftLabBackends
 import StorageCore
 import Testing
+import struct Raft.SplitMix64
 
 /// One backend as a test argument; its description is the backend's name, so
 /// every test case in the output says which backend it ran on.
@@ -116,18 +117,6 @@ func expectError(_ expected: StorageError, sourceLocation: SourceLocation = #_so
     }
 }
 
-/// A small deterministic generator so that random tests replay exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Pairs of `valueSize` bytes in key order, then an error after `failAfter`
 /// of them (nil: no error): a snapshot arriving from a leader that breaks off.
@@ -179,3 +168,7 @@ func checkLargeRestore(open: () throws -> any StateStore) throws {
     #expect(try store.scan(prefix: bytes("big/")).count == 400)
     #expect(try store.appliedPosition() == AppliedPosition(index: 90, term: 2))
 }
+
+/// The project's one seeded generator (the Raft core's SplitMix64), under its
+/// own name for every file of this target; only this declaration of Raft is imported.
+typealias SplitMix64 = Raft.SplitMix64

@@ -95,10 +95,11 @@ final class Workspace: Sendable {
     }
 
     /// Runs a `raftlab` client command to completion. `--timeout` (the
-    /// command's own deadline) is added when `arguments` has none; a command
+    /// command's own deadline) is added when `arguments` has none (and the
+    /// command takes one: `passTimeout`); a command
     /// still running 15 s after it is killed and fails the test.
-    func cli(_ arguments: [String], timeout: Double = 10) async throws -> CLIResult {
-        let full = arguments.contains("--timeout") ? arguments : arguments + ["--timeout", String(timeout)]
+    func cli(_ arguments: [String], timeout: Double = 10, passTimeout: Bool = true) async throws -> CLIResult {
+        let full = arguments.contains("--timeout") || !passTimeout ? arguments : arguments + ["--timeout", String(timeout)]
         let number = nextNumber()
         let base = "\(root)/out/cli-\(number)"
         let child = try ChildProcess(
@@ -107,7 +108,10 @@ final class Workspace: Sendable {
         processes.add(child)
         guard let status = await child.waitForExit(timeout: .seconds(timeout + 15)) else {
             await _ = child.stop(grace: .seconds(1))
-            throw TestFailure("raftlab \(full.joined(separator: " ")) did not exit within \(timeout + 15) s")
+            let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+            let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+            throw TestFailure(
+                "raftlab \(full.joined(separator: " ")) did not exit within \(timeout + 15) s\n    stdout: \(stdout.suffix(2000))\n    stderr: \(stderr.suffix(2000))")
         }
         let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""

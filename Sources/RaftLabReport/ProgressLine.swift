@@ -10,7 +10,7 @@ import Synchronization
 /// a pipe, a log file) it prints nothing at all, so logs are not flooded
 /// with carriage returns. Safe to call from many tasks; redraws are
 /// throttled so reporting every operation costs almost nothing.
-public final class Progress: Sendable {
+public final class ProgressLine: Sendable {
     private struct State: Sendable {
         var phase = ""
         var total = 0
@@ -33,7 +33,7 @@ public final class Progress: Sendable {
     public init(
         isTerminal: Bool = isatty(STDERR_FILENO) == 1,
         minimumInterval: Duration = .milliseconds(100),
-        output: @escaping @Sendable (String) -> Void = Progress.writeToStandardError
+        output: @escaping @Sendable (String) -> Void = ProgressLine.writeToStandardError
     ) {
         isEnabled = isTerminal
         self.minimumInterval = minimumInterval

@@ -2,18 +2,18 @@ import Synchronization
 import Testing
 import RaftLabReport
 
-/// Collects what a `Progress` writes.
+/// Collects what a `ProgressLine` writes.
 final class Sink: Sendable {
     private let text = Mutex("")
     func write(_ s: String) { text.withLock { $0 += s } }
     var output: String { text.withLock { $0 } }
 }
 
-@Suite("Progress")
+@Suite("ProgressLine")
 struct ProgressTests {
     @Test func printsNothingWhenNotATerminal() {
         let sink = Sink()
-        let progress = Progress(isTerminal: false, output: sink.write)
+        let progress = ProgressLine(isTerminal: false, output: sink.write)
         #expect(!progress.isEnabled)
         progress.start("writes", total: 10)
         for _ in 0 ..< 10 { progress.advance() }
@@ -24,7 +24,7 @@ struct ProgressTests {
 
     @Test func redrawsOneLineOnATerminal() {
         let sink = Sink()
-        let progress = Progress(isTerminal: true, minimumInterval: .seconds(3600), output: sink.write)
+        let progress = ProgressLine(isTerminal: true, minimumInterval: .seconds(3600), output: sink.write)
         progress.start("lmdb/lmdb c=8 writes", total: 200)
         for _ in 0 ..< 200 { progress.advance() }
         progress.finish()
@@ -39,7 +39,7 @@ struct ProgressTests {
 
     @Test func aNewPhaseKeepsThePreviousLine() {
         let sink = Sink()
-        let progress = Progress(isTerminal: true, output: sink.write)
+        let progress = ProgressLine(isTerminal: true, output: sink.write)
         progress.start("floor", total: 2)
         progress.update(completed: 2)
         progress.start("recovery", total: 0)
@@ -51,7 +51,7 @@ struct ProgressTests {
 
     @Test func safeFromManyTasks() async {
         let sink = Sink()
-        let progress = Progress(isTerminal: true, output: sink.write)
+        let progress = ProgressLine(isTerminal: true, output: sink.write)
         progress.start("load", total: 8000)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0 ..< 8 { group.addTask { for _ in 0 ..< 1000 { progress.advance() } } }
