@@ -251,7 +251,7 @@ final class WriteLoad: Sendable {
 
     func stop() {
         stopped.store(true, ordering: .relaxed)
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while state.withLock({ $0.threads }) > 0, ContinuousClock.now < deadline { usleep(5_000) }
     }
 

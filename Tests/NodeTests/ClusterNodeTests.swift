@@ -34,7 +34,7 @@ struct ClusterNodeTests {
 
     /// Waits until every running node has applied at least `index`.
     func waitForApply(_ cluster: LocalCluster, _ index: UInt64) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             var all = true
             for node in cluster.nodes where try await node.status().appliedIndex < index { all = false }

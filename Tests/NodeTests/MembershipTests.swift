@@ -141,7 +141,12 @@ struct MembershipTests {
                 if (try? await Self.put(cluster, "w\(i)")) != nil { acknowledged.withLock { $0.append("w\(i)") } }
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Until the leader compacted its log (40 entries): new members must
+        // then catch up through InstallSnapshot, whatever the machine's speed.
+        let compacted = ContinuousClock.now + .seconds(60)
+        while try await cluster.leader().raft.status.firstIndex <= 1, ContinuousClock.now < compacted {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let steps = Mutex<[String]>([])
         let summary = try await cluster.migrate(toLog: "flatfile", state: "leveldb", report: { line in steps.withLock { $0.append(line) } })
         try await Task.sleep(for: .milliseconds(200))

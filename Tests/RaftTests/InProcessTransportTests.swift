@@ -111,7 +111,7 @@ final class Gate: Sendable {
 
     func wait() {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
+        let deadline = clock.now + .seconds(30)
         while !isOpen.withLock({ $0 }), clock.now < deadline {
             usleep(1_000)
         }

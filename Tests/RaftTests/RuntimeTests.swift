@@ -194,7 +194,7 @@ struct RuntimeTests {
             }
         }
         // The log is compacted past the snapshot threshold, in the background.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while await leader.status.firstIndex <= 1, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -289,7 +289,7 @@ struct RuntimeTests {
         let result = try await new.propose(Array("x=2".utf8))
         // The isolated old leader steps down once it loses its quorum (an
         // election timeout of its own ticks, which a loaded machine stretches).
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(30)
         while await old.status.role == .leader, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -321,7 +321,7 @@ struct RuntimeTests {
                 outcomes.list.withLock { $0.append(outcome) }
             }
         }
-        let appendDeadline = ContinuousClock.now + .seconds(10)
+        let appendDeadline = ContinuousClock.now + .seconds(30)
         while await old.status.lastIndex < before + 3, ContinuousClock.now < appendDeadline {
             try await Task.sleep(for: .milliseconds(2))
         }
@@ -445,7 +445,7 @@ struct RuntimeTests {
         for id in cluster.bootstrap.voters.sorted() { try await cluster.powerCut(id) }
         do {
             try await cluster.startAll()
-            let leader = try await cluster.leader(timeout: .seconds(10))
+            let leader = try await cluster.leader(timeout: .seconds(30))
             let read = try await leader.readIndex()
             try await cluster.waitApplied(read, on: [leader.id])
             let found = try (0..<60).filter { try cluster.value("p\($0)", on: leader.id) == "\($0)" }.count

@@ -220,7 +220,7 @@ struct TCPClusterTests {
         let elected = clock.now
         let term = await leader.status.term
         for id in cluster.ids {
-            let deadline = clock.now + .seconds(10)
+            let deadline = clock.now + .seconds(30)
             while await cluster.status(id)?.leader != leaderID, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
