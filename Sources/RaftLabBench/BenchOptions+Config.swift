@@ -226,12 +226,6 @@ extension BenchOptions {
         case "encryption":
             guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] encryption must be true or false") }
             encryption = b
-        case "tls":
-            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] tls must be true or false") }
-            tls = b
-        case "encryption":
-            guard case .bool(let b) = value else { throw BenchError.invalidOption("[bench] encryption must be true or false") }
-            encryption = b
         case "out": outputDirectory = try string()
         case "label": label = try string()
         default:

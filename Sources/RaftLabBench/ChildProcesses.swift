@@ -74,34 +74,43 @@ public final class ChildProcesses: Sendable {
     }
 }
 
-/// Loopback ports free a moment ago: each bound to port 0 by the OS, all
-/// held open together so no two are the same, then released. The node
-/// processes bind them again at once (their listeners set SO_REUSEADDR).
+/// Loopback ports free a moment ago, all held open together so no two are
+/// the same, then released; the node processes bind them again at once
+/// (their listeners set SO_REUSEADDR). They are drawn at random from
+/// 20000-32767, below Linux's ephemeral range (32768-60999): a port the OS
+/// hands out for port 0 can be handed out again at once as the local port of
+/// some outgoing connection, and a node's bind would then fail.
 enum FreePorts {
     static func pick(_ count: Int) throws -> [Int] {
         var descriptors: [Int32] = []
         defer { for fd in descriptors { close(fd) } }
         var ports: [Int] = []
-        for _ in 0..<count {
+        var attempts = 0
+        while ports.count < count {
+            attempts += 1
+            guard attempts <= 100 * count + 100 else {
+                throw BenchError.failed("cannot find \(count) free loopback ports in 20000-32767 (errno \(errno))")
+            }
             #if canImport(Glibc)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #else
             let fd = socket(AF_INET, SOCK_STREAM, 0)
             #endif
             guard fd >= 0 else { throw BenchError.failed("cannot open a socket to find a free port (errno \(errno))") }
-            descriptors.append(fd)
+            let candidate = UInt16.random(in: 20000...32767)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = 0
+            address.sin_port = candidate.bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-                }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
             }
-            guard ok else { throw BenchError.failed("cannot bind a loopback socket to find a free port (errno \(errno))") }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            guard bound else {
+                close(fd)
+                continue
+            }
+            descriptors.append(fd)
+            ports.append(Int(candidate))
         }
         return ports
     }
