@@ -197,8 +197,14 @@ let package = Package(
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
+        // Waiting on a condition and capturing logs: no project dependencies, so any test target can use it.
+        .target(name: "TestUtilities", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestUtilities"),
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe", "Raft"]),
-        .testTarget(name: "NodeTests", dependencies: ["RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend"]),
+        .testTarget(name: "NodeTests", dependencies: [
+            "RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend", "TestUtilities",
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
             "RaftLabTLS", "RaftLabHTTPClient",
@@ -210,7 +216,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL", "TestUtilities"]),
         .testTarget(name: "CLITests", dependencies: [
             "RaftLabCLI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -226,7 +232,7 @@ let package = Package(
         // Encryption at rest, mutual TLS, certificates, whole clusters with the protections on.
         .testTarget(name: "SecurityTests", dependencies: [
             "EncryptedStorage", "RaftLabTLS", "RaftTCPTransport", "RaftLabNode", "RaftLabBackends", "MemoryBackend",
-            "StorageCore", "Raft", "RaftRuntime", "NoSQL",
+            "StorageCore", "Raft", "RaftRuntime", "NoSQL", "TestUtilities",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
@@ -239,7 +245,7 @@ let package = Package(
         ]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
-            .product(name: "Logging", package: "swift-log"),
+            "TestUtilities", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // MARK: Benchmarks (swift package benchmark)

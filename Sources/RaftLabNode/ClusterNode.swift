@@ -113,7 +113,7 @@ public final class ClusterNode: NoSQLService {
                         clusterID: initialVoters?.isEmpty == true ? 0 : config.bootstrapClusterID),
                 logStore: stores.log, stateStore: state,
                 stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
-                options: options, logger: logger)
+                options: options, logger: self.logger)
         } catch {
             try? stores.log.close()
             try? stores.state.close()

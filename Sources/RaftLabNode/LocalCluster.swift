@@ -24,17 +24,22 @@ public final class LocalCluster: Sendable {
     /// Configs of nodes added after the start (`addNode`).
     private let added = Mutex<[UInt64: ClusterConfig]>([:])
     private let traffic = TrafficCounter()
+    private let logger: Logger?
 
     /// Opens and starts the first `voters` nodes in `config` (all by default);
     /// the others can join later with `start(_:joining:)`. Each node keeps a
-    /// `ReplicationTimeline` (the benchmark's replication lag).
+    /// `ReplicationTimeline` (the benchmark's replication lag). Nodes log
+    /// through `logger` with their id as metadata (nil: a logger of their
+    /// own each, at the logging system's default level).
     public init(
-        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil
+        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil,
+        logger: Logger? = nil
     ) async throws {
         let bootstrap = config.nodes.prefix(voters ?? config.nodes.count).map(\.id)
         self.config = config
         self.registry = registry
         self.seed = seed
+        self.logger = logger
         initialVoters = Set(bootstrap)
         hub = InProcessHub()
         do {
@@ -71,6 +76,11 @@ public final class LocalCluster: Sendable {
             registrar: { [weak self] record, leader, _ in
                 guard let self, let node = self.node(leader) else { throw NodeError.noLeader }
                 try await node.updateRecord(record)
+            },
+            logger: logger.map { base in
+                var logger = base
+                logger[metadataKey: "node"] = "\(id)"
+                return logger
             })
         try await node.start()
         running.withLock { $0[id] = node }

@@ -1,4 +1,5 @@
 import Foundation
+import TestUtilities
 import Testing
 
 #if canImport(Glibc)
@@ -116,11 +117,11 @@ extension EndToEnd {
             }
             close(fd)
             #expect(closed, "the Raft port kept a plaintext connection open")
-            #expect(await eventually { workspace.serverLogLines(containing: "refused a Raft connection") > 0 })
+            #expect(await eventually(every: .milliseconds(100)) { workspace.serverLogLines(containing: "refused a Raft connection") > 0 })
 
             // SIGHUP reloads the certificates; the node keeps serving.
             servers[0].signal(SIGHUP)
-            #expect(await eventually { workspace.serverLogLines(containing: "reloaded TLS certificates") > 0 })
+            #expect(await eventually(every: .milliseconds(100)) { workspace.serverLogLines(containing: "reloaded TLS certificates") > 0 })
             #expect(servers[0].isRunning)
             try requireSuccess(await raftlab("get-item", at: nodes[0], token: Self.reader, "--table-name", "Music", "--partition-key", "Queen", "--sort-key", "Bohemian Rhapsody"))
             try requireSuccess(await raftlab("delete-table", at: nodes[0], "--table-name", "Music"))
@@ -130,12 +131,3 @@ extension EndToEnd {
     }
 }
 
-/// Polls `condition` every 100 ms for up to 10 s.
-private func eventually(_ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(100))
-    }
-    return condition()
-}

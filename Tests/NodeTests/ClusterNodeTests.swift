@@ -7,6 +7,7 @@ import RaftLabBackends
 import RaftLabNode
 import StorageCore
 import Testing
+import TestUtilities
 
 /// A node is Raft + NoSQL + the stores its config names; these run the
 /// original's operations through `NoSQLService` on a 3-node cluster in one
@@ -53,7 +54,7 @@ struct ClusterNodeTests {
             MemoryBackendCleanup.forget(directory)
         }
         let config = Self.config(backend, directory: directory)
-        let cluster = try await LocalCluster(config: config, seed: 7)
+        let cluster = try await LocalCluster(config: config, seed: 7, logger: quietLogger())
         _ = try await cluster.leader()
 
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Music", partitionKey: "Artist", sortKey: "SongTitle"))) }
@@ -115,7 +116,7 @@ struct ClusterNodeTests {
 
         // A whole-cluster restart keeps every acknowledged write on the disk backends.
         guard backend != "memory" else { return }
-        let again = try await LocalCluster(config: config, seed: 8)
+        let again = try await LocalCluster(config: config, seed: 8, logger: quietLogger())
         _ = try await again.leader()
         let kept = try await onLeader(again) { node in
             try await node.read(.strong) { machine, store in
@@ -130,7 +131,7 @@ struct ClusterNodeTests {
     func badInputNeverReachesTheLog() async throws {
         let directory = Self.temporaryDirectory("bad")
         defer { MemoryBackendCleanup.forget(directory) }
-        let cluster = try await LocalCluster(config: Self.config("memory", directory: directory), seed: 3)
+        let cluster = try await LocalCluster(config: Self.config("memory", directory: directory), seed: 3, logger: quietLogger())
         let leader = try await cluster.leader()
         let before = await leader.raft.status
         await #expect(throws: NoSQLError.self) {
@@ -189,7 +190,7 @@ struct ClusterNodeRecoveryTests {
         config.engine.snapshotKeepEntries = 10
         config.nodes.append(ClusterConfig.Node(
             id: 4, raftAddress: HostPort(host: "127.0.0.1", port: 9103), httpAddress: HostPort(host: "127.0.0.1", port: 8103)))
-        let cluster = try await LocalCluster(config: config, voters: 3, seed: 11)
+        let cluster = try await LocalCluster(config: config, voters: 3, seed: 11, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "tbl", partitionKey: "k"))) }
         var last: UInt64 = 0
         for i in 0..<400 {

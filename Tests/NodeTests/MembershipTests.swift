@@ -6,6 +6,7 @@ import RaftLabNode
 import StorageCore
 import Synchronization
 import Testing
+import TestUtilities
 
 /// Operating a cluster in one process: membership changes with their
 /// refusals, the live engine swap, backups and offline conversion.
@@ -20,7 +21,7 @@ struct MembershipTests {
             config.engine.snapshotEntries = snapshotEntries
             config.engine.snapshotKeepEntries = snapshotEntries / 4
         }
-        let cluster = try await LocalCluster(config: config, seed: 5)
+        let cluster = try await LocalCluster(config: config, seed: 5, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Ops", partitionKey: "k"))) }
         return (cluster, directory)
     }
@@ -265,7 +266,7 @@ struct BackupTests {
         // Restoring over existing data is refused.
         #expect(throws: ConfigError.self) { _ = try BackupRestore.restore(backup: path, config: config) }
 
-        let cluster2 = try await LocalCluster(config: config, seed: 9)
+        let cluster2 = try await LocalCluster(config: config, seed: 9, logger: quietLogger())
         defer { Task { await cluster2.stop() } }
         let leader = try await cluster2.leader(within: .seconds(20))
         #expect(await leader.membership().clusterID == restored.clusterID)

@@ -7,6 +7,7 @@ import Raft
 import RaftRuntime
 import Synchronization
 import Testing
+import TestUtilities
 
 @Suite("InProcessTransport")
 struct InProcessTransportTests {

@@ -2,6 +2,7 @@ import Raft
 import RaftRuntime
 import RaftTCPTransport
 import Testing
+import TestUtilities
 
 @Suite("TCPTransport: injected network faults")
 struct NetworkFaultsTests {

@@ -7,6 +7,7 @@ import StorageCore
 import StorageFaults
 import Synchronization
 import Testing
+import TestUtilities
 
 /// A key-value state machine for runtime tests: a command is `key=value`;
 /// the result is the previous value.
@@ -91,7 +92,8 @@ final class InProcessCluster: @unchecked Sendable {
         nodeOptions.randomSeed = id
         let node = try RaftNode(
             id: id, configuration: configuration ?? bootstrap, logStore: log, stateStore: state,
-            stateMachine: KeyValueMachine(), transport: network.transport(for: id), options: nodeOptions)
+            stateMachine: KeyValueMachine(), transport: network.transport(for: id), options: nodeOptions,
+            logger: quietLogger(label: "raftlab.test.node\(id)"))
         nodes[id] = node
         stores[id] = (log, state)
         try await node.start()

@@ -8,6 +8,7 @@ import Raft
 import RaftRuntime
 import RaftTCPTransport
 import Synchronization
+import TestUtilities
 
 /// Collects what a transport delivers, from any thread.
 final class Inbox: Sendable {
@@ -25,63 +26,7 @@ final class Inbox: Sendable {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
-
 let loopback = "127.0.0.1"
-
-/// Records log lines so tests can check what a transport reported.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[(level: Logger.Level, text: String)]>([])
-
-    func append(level: Logger.Level, text: String) {
-        lines.withLock { $0.append((level, text)) }
-    }
-
-    func lines(atLeast level: Logger.Level) -> [String] {
-        lines.withLock { $0.filter { $0.level >= level }.map(\.text) }
-    }
-
-    /// A logger that records `.info` and above (or `level`).
-    func logger(label: String = "test", level: Logger.Level = .info) -> Logger {
-        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
-        logger.logLevel = level
-        return logger
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append(level: event.level, text: "\(event.message) \(rendered)")
-    }
-}
-
-/// A quiet logger for transports whose logs a test does not inspect.
-func quietLogger() -> Logger {
-    var logger = Logger(label: "test.quiet")
-    logger.logLevel = .critical
-    return logger
-}
 
 /// A port that was free a moment ago, below Linux's ephemeral range
 /// (32768-60999): a port the OS hands out for port 0 may be handed out again

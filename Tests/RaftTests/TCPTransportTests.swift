@@ -3,6 +3,7 @@ import RaftRuntime
 import RaftTCPTransport
 import StorageCore
 import Testing
+import TestUtilities
 
 @Suite("TCPTransport")
 struct TCPTransportTests {

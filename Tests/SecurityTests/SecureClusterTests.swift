@@ -11,6 +11,7 @@ import RaftRuntime
 import RaftTCPTransport
 import StorageCore
 import Testing
+import TestUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -70,7 +71,7 @@ struct SecureClusterTests {
             config.engine.snapshotKeepEntries = 5
             config.nodes.append(ClusterConfig.Node(
                 id: 4, raftAddress: HostPort(host: "127.0.0.1", port: 9103), httpAddress: HostPort(host: "127.0.0.1", port: 8103)))
-            let cluster = try await LocalCluster(config: config, voters: 3, seed: 5)
+            let cluster = try await LocalCluster(config: config, voters: 3, seed: 5, logger: quietLogger())
             _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Enc", partitionKey: "pk", sortKey: "sk"))) }
             _ = try await onLeader(cluster) {
                 try await $0.write(.putItem(
@@ -113,13 +114,13 @@ struct SecureClusterTests {
         try Self.writeKey(directory + "/wrong.key", 2)
         var config = Self.config("lmdb", directory: directory)
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
-        let cluster = try await LocalCluster(config: config, seed: 3)
+        let cluster = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Tab", partitionKey: "k"))) }
         await cluster.stop()
 
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/wrong.key")
         do {
-            _ = try await LocalCluster(config: config, seed: 3)
+            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
             Issue.record("a cluster started with the wrong key")
         } catch let error as StorageError {
             #expect(error.description.contains("wrong encryption key"), "\(error)")
@@ -127,7 +128,7 @@ struct SecureClusterTests {
         }
         config.storage.encryption = nil
         do {
-            _ = try await LocalCluster(config: config, seed: 3)
+            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
             Issue.record("an encrypted cluster started without its key")
         } catch let error as StorageError {
             #expect(error.description.contains("encrypted"), "\(error)")
@@ -135,13 +136,13 @@ struct SecureClusterTests {
         try FileSystem.writeFile(directory + "/short.key", [1, 2, 3], sync: false)
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/short.key")
         do {
-            _ = try await LocalCluster(config: config, seed: 3)
+            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
             Issue.record("a 3-byte key was accepted")
         } catch let error as ConfigError {
             #expect(error.description.contains("exactly 32 bytes"), "\(error)")
         }
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
-        let again = try await LocalCluster(config: config, seed: 3)
+        let again = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
         let tables = try await onLeader(again) { try await $0.read(.strong) { machine, store in try machine.listTables(in: store) } }
         #expect(tables.map(\.name) == ["Tab"])
         await again.stop()
@@ -167,7 +168,7 @@ struct SecureClusterTests {
         for id: UInt64 in 1...3 {
             let transport = try ClusterNode.tcpTransport(for: id, config: config, logger: logs.logger(label: "node\(id)"))
             transports[id] = transport
-            let node = try ClusterNode(id: id, config: config, transport: transport, randomSeed: id, initialVoters: [1, 2, 3])
+            let node = try ClusterNode(id: id, config: config, transport: transport, randomSeed: id, initialVoters: [1, 2, 3], logger: quietLogger())
             try await node.start()
             nodes.append(node)
         }
@@ -188,7 +189,7 @@ struct SecureClusterTests {
         let rogue = TCPTransport(
             nodeID: 2, listenAddress: PeerAddress(host: "127.0.0.1", port: 0),
             peers: Dictionary(uniqueKeysWithValues: config.nodes.filter { $0.id != 2 }.map { ($0.id, PeerAddress(host: $0.raftAddress.host, port: $0.raftAddress.port)) }),
-            configuration: rogueConfiguration, logger: Logger(label: "rogue"))
+            configuration: rogueConfiguration, logger: quietLogger(label: "rogue"))
         try await rogue.start(receive: { _ in })
         for target: UInt64 in [1, 3] {
             var append = Message(kind: .append, from: 2, to: target, term: before.term + 100, logIndex: 0, commit: 0)
@@ -211,7 +212,7 @@ struct SecureClusterTests {
             id: 4, config: config,
             transport: try ClusterNode.tcpTransport(
                 for: 4, config: config, tls: try TLSContexts(files: cas.files(cas.foreign, node: 4), nodeID: 4)),
-            randomSeed: 4, initialVoters: [])
+            randomSeed: 4, initialVoters: [], logger: quietLogger())
         try await outsider.start()
         _ = try await leader().raft.addLearner(4)
         _ = try await leader().write(.createTable(TableSchema(name: "Later", partitionKey: "k")))

@@ -1,8 +1,6 @@
 import Foundation
-import Logging
 import MemoryBackend
 import StorageCore
-import Synchronization
 
 /// A fresh directory for one test; `remove()` deletes it and what the memory backend kept under it.
 struct TestDirectory {
@@ -49,51 +47,4 @@ func fileCount(under root: String) -> Int {
         }
     }
     return count
-}
-
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}
-
-/// Records log lines so tests can check what was (and was not) logged.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[(level: Logger.Level, text: String)]>([])
-
-    func append(level: Logger.Level, text: String) {
-        lines.withLock { $0.append((level, text)) }
-    }
-
-    func lines(atLeast level: Logger.Level = .trace) -> [String] {
-        lines.withLock { $0.filter { $0.level >= level }.map(\.text) }
-    }
-
-    func logger(label: String = "test", level: Logger.Level = .info) -> Logger {
-        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
-        logger.logLevel = level
-        return logger
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append(level: event.level, text: "\(event.message) \(rendered)")
-    }
 }

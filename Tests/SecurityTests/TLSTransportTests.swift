@@ -7,6 +7,7 @@ import RaftTCPTransport
 import StorageCore
 import Synchronization
 import Testing
+import TestUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,7 @@ struct TLSTransportTests {
     /// A started TLS transport for node `id` with `files`; its address book
     /// lists `members` (at unused addresses until `book` is set).
     func transport(
-        _ id: NodeID, files: TLSFiles, members: [NodeID], inbox: Inbox, logger: Logger = Logger(label: "quiet")
+        _ id: NodeID, files: TLSFiles, members: [NodeID], inbox: Inbox, logger: Logger = quietLogger()
     ) async throws -> TCPTransport {
         var configuration = TCPTransportConfiguration()
         configuration.tls = TransportTLS(try TLSContexts(files: files, nodeID: id))
@@ -165,7 +166,7 @@ struct TLSTransportTests {
         configuration.tls = TransportTLS(contexts)
         let node1 = TCPTransport(
             nodeID: 1, listenAddress: PeerAddress(host: "127.0.0.1", port: 0), peers: [2: PeerAddress(host: "127.0.0.1", port: 1)],
-            configuration: configuration, logger: Logger(label: "quiet"))
+            configuration: configuration, logger: quietLogger())
         try await node1.start(receive: inbox1.handler)
         let node2 = try await transport(2, files: cas.files(cas.cluster, node: 2), members: [1, 2], inbox: Inbox())
         node2.setPeer(1, address: node1.localAddress!)
