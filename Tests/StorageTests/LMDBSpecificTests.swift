@@ -307,34 +307,6 @@ struct LMDBSpecificTests {
         #expect(!FileSystem.exists(dir.sub("log/data.mdb")), "nothing was written into the foreign directory")
     }
 
-    @Test("snapshots: restore from a store's own snapshot, ended by close of the store")
-    func snapshotLifecycle() throws {
-        let dir = TestDirectory("lmdb-snapshot")
-        defer { dir.remove() }
-        let store = try lmdb.openStateStore(options(dir.path))
-        var batch = WriteBatch()
-        for i in 0..<100 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
-        try store.apply(batch, through: AppliedPosition(index: 5, term: 1))
-        let expected = try store.scan(.all)
-
-        // The source is read inside the restoring write transaction.
-        let own = try store.snapshot()
-        var more = WriteBatch()
-        more.put(bytes("later"), bytes("gone after restore"))
-        try store.apply(more, through: AppliedPosition(index: 6, term: 1))
-        var source = own
-        try store.restore(from: &source, position: own.position)
-        own.close()
-        #expect(try store.scan(.all) == expected)
-        #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
-
-        let open = try store.snapshot()
-        _ = try open.next()
-        try store.close()
-        expectError(.closed) { _ = try open.next() }
-        open.close()
-    }
-
     @Test("keys longer than LMDB allows are refused at apply, not truncated, in both sync modes", arguments: StateSyncMode.allCases)
     func longKeys(mode: StateSyncMode) throws {
         let dir = TestDirectory("lmdb-long-keys-\(mode)")

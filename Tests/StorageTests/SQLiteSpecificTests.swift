@@ -162,34 +162,6 @@ struct SQLiteSpecificTests {
         expectError(.closed) { _ = try store.snapshot() }
     }
 
-    @Test("snapshots: restore from a store's own snapshot, ended by close of the store")
-    func snapshotLifecycle() throws {
-        let dir = TestDirectory("sqlite-snapshot-own")
-        defer { dir.remove() }
-        let store = try sqlite.openStateStore(options(dir.path))
-        var batch = WriteBatch()
-        for i in 0..<100 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
-        try store.apply(batch, through: AppliedPosition(index: 5, term: 1))
-        let expected = try store.scan(.all)
-
-        let own = try store.snapshot()
-        var more = WriteBatch()
-        more.put(bytes("later"), bytes("gone after restore"))
-        more.delete(bytes("key-1"))
-        try store.apply(more, through: AppliedPosition(index: 6, term: 1))
-        var source = own
-        try store.restore(from: &source, position: own.position)
-        own.close()
-        #expect(try store.scan(.all) == expected)
-        #expect(try store.appliedPosition() == AppliedPosition(index: 5, term: 1))
-
-        let open = try store.snapshot()
-        _ = try open.next()
-        try store.close()
-        expectError(.closed) { _ = try open.next() }
-        open.close()
-    }
-
     @Test("a corrupted entry record is .corrupted by its checksum; a damaged database file by SQLite")
     func corruption() throws {
         let dir = TestDirectory("sqlite-corrupt")
