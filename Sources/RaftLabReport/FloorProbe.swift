@@ -98,18 +98,7 @@ public enum FloorProbe {
         samples.reserveCapacity(iterations)
         while samples.count < Swift.max(1, iterations) {
             let start = clock.now
-            try record.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Error.io(operation: "write", path: path, errno: errno)
-                    }
-                    offset += n
-                }
-            }
-            guard dataSync(fd) == 0 else { throw Error.io(operation: "fdatasync", path: path, errno: errno) }
+            try appendAndSync(fd, record, path: path)
             let end = clock.now
             samples.append((end - start).microseconds)
             if end >= deadline { break }
