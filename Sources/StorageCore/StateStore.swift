@@ -206,6 +206,12 @@ public protocol StateStore: AnyObject, Sendable {
     /// Syncs issued so far (see `LogStore.syncCount`).
     var syncCount: UInt64 { get }
 
+    /// The largest key and value this store holds. Every store holds at
+    /// least `StateStoreLimits.cluster` and refuses a batch with anything
+    /// larger (`.invalidArgument`, nothing written); the conformance kit
+    /// checks both sides of the limit on every backend.
+    var limits: StateStoreLimits { get }
+
     /// How data bound for this store is kept while it waits on disk outside
     /// it (a snapshot from the leader is staged in a file before `restore`
     /// reads it): nil keeps it as it came, which is what a store that keeps
@@ -226,6 +232,8 @@ public protocol StagingSealer: Sendable {
 
 extension StateStore {
     public var stagingSealer: (any StagingSealer)? { nil }
+
+    public var limits: StateStoreLimits { .cluster }
 
     public func scan(_ range: KeyRange) throws -> [KeyValue] {
         try scan(range, limit: .max)
