@@ -120,6 +120,7 @@ let package = Package(
         .target(name: "RaftLabNode", dependencies: [
             "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             "EncryptedStorage", "RaftLabTLS",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -110,6 +110,13 @@ public struct DynamoDBError: Error, Sendable, Hashable, CustomStringConvertible 
         case .versionConflict, .itemNotFound, .noPreviousVersion:
             // Native-API errors; DynamoDB requests never cause them.
             return .validation(error.message)
+        case .idempotencyKeyMismatch:
+            // DynamoDB's answer to a ClientRequestToken reused with another request.
+            return DynamoDBError(
+                "IdempotentParameterMismatchException",
+                "Request token is already in use with different request parameters: \(error.message)")
+        case .idempotencyKeyExpired:
+            return .validation(error.message)
         case .staleWrite, .invalidCommand:
             return .internalServerError(error.message)
         }

@@ -148,6 +148,7 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
             .serviceUnavailable("leadership is moving (node \(id) at \(address) is the leader as far as this node knows); retry")
         case .noLeader: .serviceUnavailable("no leader is elected yet; retry shortly")
         case .shuttingDown: .serviceUnavailable("the node is shutting down")
+        case .unavailable(let why): .serviceUnavailable("this node cannot take requests now: \(why)")
         case .timeout: .internalServerError("the request timed out; a write may still take effect")
         case .outcomeUnknown: .internalServerError(error.description)
         case .internal(let message): .internalServerError(message)

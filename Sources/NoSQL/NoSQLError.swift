@@ -44,6 +44,12 @@ public struct NoSQLError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A transaction changed nothing because one of its writes could not
         /// apply; `cancellationReasons` says which and why.
         case transactionCanceled = "transaction_canceled"
+        /// An idempotency key came back with another request than the one
+        /// it was first used with (DynamoDB: `IdempotentParameterMismatchException`).
+        case idempotencyKeyMismatch = "idempotency_key_mismatch"
+        /// A keyed write first sent longer ago than the cluster remembers
+        /// keys: it may have been applied already, so it is not applied again.
+        case idempotencyKeyExpired = "idempotency_key_expired"
 
         /// The HTTP status a server should answer with.
         public var httpStatus: Int {
@@ -54,7 +60,7 @@ public struct NoSQLError: Error, Sendable, Hashable, CustomStringConvertible {
             case .tableNotFound, .itemNotFound:
                 404
             case .tableExists, .versionConflict, .noPreviousVersion, .staleWrite, .conditionalCheckFailed,
-                .transactionCanceled:
+                .transactionCanceled, .idempotencyKeyMismatch, .idempotencyKeyExpired:
                 409
             case .itemTooLarge:
                 413

@@ -61,7 +61,7 @@ enum ClientOutput {
 
     static let statusOrder = [
         "node_id", "role", "term", "leader_id", "leader_http_addr", "commit_index", "applied_index", "first_index",
-        "last_index", "log_backend", "state_backend", "sync", "voters", "learners", "cluster_id",
+        "last_index", "log_backend", "state_backend", "sync", "voters", "learners", "cluster_id", "apply_stalled",
     ]
 
     static let tableOrder = ["table_name", "partition_key_name", "sort_key_name", "created_at"]

@@ -22,7 +22,7 @@ extension ClusterConfig {
     ///     map_size = 1073741824
     ///     [engine]              # optional: tick_ms, election_ticks, heartbeat_ticks,
     ///                           # snapshot_entries, snapshot_keep_entries, max_batch, max_inflight
-    ///     [limits]              # optional: max_item_bytes
+    ///     [limits]              # optional: max_item_bytes, idempotency_window_seconds
     ///     [[auth.access_keys]]  # optional: DynamoDB API requests must be SigV4-signed with one
     ///     access_key_id = "AKIA..."
     ///     secret_access_key = "..."
@@ -97,6 +97,8 @@ extension ClusterConfig {
         }
         if var limits = try reader.table("limits") {
             config.limits.maxItemBytes = try limits.int("max_item_bytes") ?? config.limits.maxItemBytes
+            config.limits.idempotencyWindowSeconds =
+                try limits.int("idempotency_window_seconds") ?? config.limits.idempotencyWindowSeconds
             try limits.finish()
         }
         if var auth = try reader.table("auth") {

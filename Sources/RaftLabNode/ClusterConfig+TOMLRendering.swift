@@ -38,6 +38,7 @@ extension ClusterConfig {
         out += "max_inflight = \(engine.maxInflight)\n"
         out += "\n[limits]\n"
         out += "max_item_bytes = \(limits.maxItemBytes)\n"
+        out += "idempotency_window_seconds = \(limits.idempotencyWindowSeconds)\n"
         for node in nodes {
             out += "\n[[nodes]]\n"
             out += "id = \(node.id)\n"

@@ -56,6 +56,13 @@ public struct ClusterConfig: Sendable, Hashable {
     public struct Limits: Sendable, Hashable {
         /// Largest item accepted, in bytes (DynamoDB's limit by default).
         public var maxItemBytes: Int = 400 * 1024
+        /// How long an idempotency key is remembered, in seconds of the log's
+        /// clock (see `WriteSessions`). It decides results, so every node of
+        /// a cluster must use the same value.
+        public var idempotencyWindowSeconds: Int = 600
+        /// The largest `maxItemBytes` a config may set: an item and its
+        /// previous version, as stored, must fit `StateStoreLimits.cluster`.
+        public static let maxItemBytesCeiling = 4 << 20
         public init() {}
     }
 
@@ -181,6 +188,13 @@ public struct ClusterConfig: Sendable, Hashable {
         if Set(keyIDs).count != keyIDs.count { throw ConfigError.invalid("every [[auth.access_keys]] access_key_id must be different") }
         guard engine.snapshotEntries > 0, engine.snapshotKeepEntries >= 0, engine.maxBatch > 0, engine.maxInflight > 0, limits.maxItemBytes > 0 else {
             throw ConfigError.invalid("snapshot_entries, max_batch, max_inflight and max_item_bytes must be positive, snapshot_keep_entries not negative")
+        }
+        guard limits.maxItemBytes <= Limits.maxItemBytesCeiling else {
+            throw ConfigError.invalid(
+                "[limits] max_item_bytes is \(limits.maxItemBytes); at most \(Limits.maxItemBytesCeiling) (an item and its previous version must fit what every engine holds)")
+        }
+        guard limits.idempotencyWindowSeconds >= 120 else {
+            throw ConfigError.invalid("[limits] idempotency_window_seconds must be at least 120 (twice the 60 s of clock skew it allows for)")
         }
         try validateSecurity()
     }

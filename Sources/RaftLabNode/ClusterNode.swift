@@ -112,7 +112,10 @@ public final class ClusterNode: NoSQLService {
                         voters: initialVoters ?? Set(config.nodes.map(\.id)),
                         clusterID: initialVoters?.isEmpty == true ? 0 : config.bootstrapClusterID),
                 logStore: stores.log, stateStore: state,
-                stateMachine: NoSQLRaftMachine(machine: machine), transport: network,
+                stateMachine: NoSQLRaftMachine(
+                    machine: machine,
+                    sessions: WriteSessions(windowMilliseconds: UInt64(config.limits.idempotencyWindowSeconds) * 1000)),
+                transport: network,
                 options: options, logger: self.logger)
         } catch {
             try? stores.log.close()
@@ -158,7 +161,7 @@ public final class ClusterNode: NoSQLService {
 
     // MARK: NoSQLService
 
-    public func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck {
+    public func write(_ command: NoSQLCommand, idempotencyKey: String?, keyIssuedAt: UInt64?) async throws -> WriteAck {
         let started = ContinuousClock.now
         // Validate what needs no consensus before proposing: bad input never reaches the log.
         if let idempotencyKey, !WriteSessions.validate(idempotencyKey) {
@@ -166,7 +169,11 @@ public final class ClusterNode: NoSQLService {
                 .invalidArgument,
                 "an Idempotency-Key must be 1 to \(WriteSessions.maxKeyBytes) printable ASCII characters without spaces")
         }
-        let data = WriteEnvelope(idempotencyKey: idempotencyKey.map { Array($0.utf8) }, command: try machine.prepare(command)).encoded()
+        // Proposed on the leader (followers forward), so the stamp is the leader's clock.
+        let data = WriteEnvelope(
+            idempotencyKey: idempotencyKey.map { Array($0.utf8) }, command: try machine.prepare(command),
+            stamp: WallClock.milliseconds(), issuedAt: idempotencyKey == nil ? nil : keyIssuedAt
+        ).encoded()
         let proposal: ProposalResult
         do {
             proposal = try await raft.propose(data)
@@ -211,7 +218,10 @@ public final class ClusterNode: NoSQLService {
             firstIndex: raftStatus.firstIndex, lastIndex: raftStatus.lastIndex,
             logBackend: config.storage.log, stateBackend: config.storage.state, sync: config.storage.sync,
             voters: raftStatus.configuration.voters.sorted(), learners: raftStatus.configuration.learners.sorted(),
-            clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16))
+            clusterID: raftStatus.configuration.clusterID == 0 ? "" : String(raftStatus.configuration.clusterID, radix: 16),
+            applyStalled: raftStatus.stall.map {
+                NodeStatus.Stall(stage: $0.stage.rawValue, index: $0.index, error: $0.error, attempts: $0.attempts)
+            })
     }
 
     /// Adds node `id` as a learner (this node must lead); returns once the change is committed.
@@ -239,6 +249,7 @@ public final class ClusterNode: NoSQLService {
         case .timeout: return .timeout
         case .outcomeUnknown(let why): return .outcomeUnknown(why)
         case .stopped: return .shuttingDown
+        case .unavailable(let why): return .unavailable(why)
         case .transferInProgress, .configurationChangeInProgress, .proposalDropped: return .noLeader
         case .storage(let storageError): return .internal(storageError.description)
         case .protocolViolation(let why), .invalidArgument(let why), .invalidConfigurationChange(let why):

@@ -10,50 +10,75 @@ import StorageCore
 /// Each entry is a `WriteEnvelope` (or a `MemberRecordEnvelope`). One that carries an idempotency key seen
 /// within the window is not applied again: its proposer receives the result
 /// of the first application (see `WriteSessions`).
+///
+/// # What may go wrong, and who decides
+/// Everything an entry's content can cause is that entry's result, computed
+/// the same on every replica and recorded like any other (an exactly-once
+/// retry gets it back): bytes that are no envelope or no command, a command
+/// the state machine refuses (`NoSQLError`), writes past the cluster's
+/// `StateStoreLimits`. Only the store failing under a read (a disk error, a
+/// corrupted record) throws, which the runtime treats as the environment's
+/// fault: it retries the batch and never skips or halts on an entry.
+///
+/// Every read and write of the batch — items, session records, the log
+/// clock — goes through one overlay (`PendingWrites`), so a batch of N
+/// entries leaves exactly the state N batches of one entry would.
 struct NoSQLRaftMachine: StateMachine {
     let machine: NoSQLStateMachine
+    var sessions = WriteSessions()
 
     func apply(_ entries: [LogEntry], to batch: inout WriteBatch, reading store: any StateStore) throws -> [[UInt8]] {
-        // Reads during apply must see the writes of earlier entries in this batch.
         var pending = PendingWrites(store: store, including: batch)
-        // Sessions written by earlier entries of this batch (the store shows none of them).
-        var sessions: [Bytes: WriteSessions.Record] = [:]
-        var sessionWrites = WriteBatch()
         var results: [[UInt8]] = []
         results.reserveCapacity(entries.count)
         for entry in entries {
-            try WriteSessions.expire(at: entry.index, reading: store, into: &sessionWrites)
-            if MemberRecordEnvelope.isEnvelope(entry.data) {
-                // A member record (see `MemberRegistry`): node metadata, not a NoSQL command.
-                try MemberRecordEnvelope(decoding: entry.data).apply(to: &sessionWrites)
-                results.append(AppliedWrite(appliedAt: entry.index, result: []).encoded())
-                continue
-            }
-            let envelope = try WriteEnvelope(decoding: entry.data)
-            if let key = envelope.idempotencyKey {
-                let sessionKey = WriteSessions.sessionKey(key)
-                if let seen = try sessions[sessionKey] ?? store.get(sessionKey).map(WriteSessions.Record.init(decoding:)) {
-                    results.append(AppliedWrite(appliedAt: seen.appliedAt, result: seen.result).encoded())
-                    continue
-                }
-                let result = CommandResultCodec.encode(try machine.apply(entry: envelope.command, at: entry.index, to: &pending))
-                let record = WriteSessions.Record(appliedAt: entry.index, result: result)
-                sessions[sessionKey] = record
-                sessionWrites.put(sessionKey, record.encoded())
-                sessionWrites.put(WriteSessions.expiryKey(key, appliedAt: entry.index), [])
-                results.append(AppliedWrite(appliedAt: entry.index, result: result).encoded())
-            } else {
-                let result = try machine.apply(entry: envelope.command, at: entry.index, to: &pending)
-                results.append(AppliedWrite(appliedAt: entry.index, result: CommandResultCodec.encode(result)).encoded())
-            }
+            results.append(try apply(entry, to: &pending).encoded())
         }
         batch = pending.writeBatch
-        for operation in sessionWrites.operations {
-            switch operation {
-            case .put(let key, let value): batch.put(key, value)
-            case .delete(let key): batch.delete(key)
-            }
-        }
         return results
+    }
+
+    private func apply(_ entry: LogEntry, to pending: inout PendingWrites) throws -> AppliedWrite {
+        func refused(_ error: NoSQLError) -> AppliedWrite {
+            AppliedWrite(appliedAt: entry.index, result: CommandResultCodec.encode(.failure(error)))
+        }
+        if MemberRecordEnvelope.isEnvelope(entry.data) {
+            // A member record (see `MemberRegistry`): node metadata, not a NoSQL command.
+            let envelope: MemberRecordEnvelope
+            do {
+                envelope = try MemberRecordEnvelope(decoding: entry.data)
+            } catch {
+                return refused(NoSQLError(.invalidCommand, "the member record entry does not decode: \(error)"))
+            }
+            var writes = WriteBatch()
+            envelope.apply(to: &writes)
+            for operation in writes.operations {
+                switch operation {
+                case .put(let key, let value): pending.put(key, value)
+                case .delete(let key): pending.delete(key)
+                }
+            }
+            return AppliedWrite(appliedAt: entry.index, result: [])
+        }
+        let envelope: WriteEnvelope
+        do {
+            envelope = try WriteEnvelope(decoding: entry.data)
+        } catch {
+            return refused(error)
+        }
+        let clock = try sessions.advanceClock(to: envelope.stamp, in: &pending)
+        guard let key = envelope.idempotencyKey else {
+            return AppliedWrite(
+                appliedAt: entry.index,
+                result: CommandResultCodec.encode(try machine.apply(entry: envelope.command, at: entry.index, to: &pending)))
+        }
+        if let answer = try sessions.lookUp(
+            key: key, command: envelope.command, issuedAt: envelope.issuedAt, index: entry.index, clock: clock, in: pending)
+        {
+            return answer
+        }
+        let result = CommandResultCodec.encode(try machine.apply(entry: envelope.command, at: entry.index, to: &pending))
+        sessions.record(key: key, command: envelope.command, appliedAt: entry.index, clock: clock, result: result, in: &pending)
+        return AppliedWrite(appliedAt: entry.index, result: result)
     }
 }

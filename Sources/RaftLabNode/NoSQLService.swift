@@ -15,9 +15,14 @@ public protocol NoSQLService: Sendable {
     /// cannot tell whether the write took effect (`.outcomeUnknown`).
     ///
     /// With an `idempotencyKey` (1-255 printable ASCII characters), a write
-    /// whose key was applied before, within the last 100,000 log entries,
-    /// is not applied again: the first application's result comes back.
-    func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck
+    /// whose key was applied before, within the cluster's window (10
+    /// minutes by default), is not applied again: the first application's
+    /// result comes back; the key with another command is refused
+    /// (`idempotency_key_mismatch`). `keyIssuedAt` (ms since the Unix
+    /// epoch) says when the client first sent the key: a write first sent
+    /// longer ago than the window is refused (`idempotency_key_expired`)
+    /// rather than applied again (see `WriteSessions`).
+    func write(_ command: NoSQLCommand, idempotencyKey: String?, keyIssuedAt: UInt64?) async throws -> WriteAck
 
     /// Runs `body` against this node's state. `.local` reads what this node
     /// has applied (eventual consistency, as in the original simulator);
@@ -34,7 +39,12 @@ public protocol NoSQLService: Sendable {
 extension NoSQLService {
     /// A write without an idempotency key: applied once per call.
     public func write(_ command: NoSQLCommand) async throws -> WriteAck {
-        try await write(command, idempotencyKey: nil)
+        try await write(command, idempotencyKey: nil, keyIssuedAt: nil)
+    }
+
+    /// A write with an idempotency key whose first-sent time is not known.
+    public func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck {
+        try await write(command, idempotencyKey: idempotencyKey, keyIssuedAt: nil)
     }
 }
 
@@ -68,6 +78,10 @@ public enum NodeError: Error, Sendable, Hashable, CustomStringConvertible {
     /// not take effect. Retry it only with the same idempotency key.
     case outcomeUnknown(String)
     case shuttingDown
+    /// This node cannot take requests now because of its own environment
+    /// (its disk is full, a store fails; see `NodeStall`): nothing was
+    /// proposed, another node or a later retry may succeed.
+    case unavailable(String)
     /// The node itself failed (a storage error): not the client's fault.
     case `internal`(String)
 
@@ -79,6 +93,7 @@ public enum NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case .outcomeUnknown(let why):
             "the write's outcome is unknown (\(why)): it may or may not have been applied; retry with the same Idempotency-Key to apply it at most once"
         case .shuttingDown: "the node is shutting down"
+        case .unavailable(let why): "this node cannot take requests now: \(why)"
         case .internal(let message): "internal error: \(message)"
         }
     }
@@ -104,14 +119,36 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     public var learners: [UInt64]
     /// The cluster this node belongs to, in hex ("" while a joining node does not know it yet).
     public var clusterID: String
+    /// Set while this node cannot write its log or apply committed entries
+    /// (a full disk, an I/O error): it keeps its log, answers writes with
+    /// 503, and resumes by itself once the store takes the write again.
+    public var applyStalled: Stall?
+
+    /// Why a node makes no progress (`apply_stalled` in JSON).
+    public struct Stall: Sendable, Hashable, Codable {
+        /// "apply" (the state store refuses a batch) or "log" (the log store refuses a write).
+        public var stage: String
+        /// The first index waiting.
+        public var index: UInt64
+        public var error: String
+        public var attempts: Int
+
+        public init(stage: String, index: UInt64, error: String, attempts: Int) {
+            self.stage = stage
+            self.index = index
+            self.error = error
+            self.attempts = attempts
+        }
+    }
 
     public init(
         nodeID: UInt64, role: String, term: UInt64, leaderID: UInt64, leaderHTTPAddress: String?,
         commitIndex: UInt64, appliedIndex: UInt64, firstIndex: UInt64, lastIndex: UInt64,
         logBackend: String, stateBackend: String, sync: Bool, voters: [UInt64], learners: [UInt64],
-        clusterID: String = ""
+        clusterID: String = "", applyStalled: Stall? = nil
     ) {
         self.clusterID = clusterID
+        self.applyStalled = applyStalled
         self.nodeID = nodeID
         self.role = role
         self.term = term
@@ -144,5 +181,6 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         case voters
         case learners
         case clusterID = "cluster_id"
+        case applyStalled = "apply_stalled"
     }
 }

@@ -12,6 +12,9 @@ final class NodeMetrics: Sendable {
     private let commitIndex: Gauge
     private let appliedIndex: Gauge
     private let isLeader: Gauge
+    /// 1 while the node cannot apply committed entries or write its log (see `NodeStall`).
+    private let applyStalled: Gauge
+    private let stalledIndex: Gauge
     private let elections: Counter
     private let syncs: Counter
     private let commits: Counter
@@ -25,6 +28,8 @@ final class NodeMetrics: Sendable {
         commitIndex = Gauge(label: "raftlab_raft_commit_index", dimensions: dimensions)
         appliedIndex = Gauge(label: "raftlab_raft_applied_index", dimensions: dimensions)
         isLeader = Gauge(label: "raftlab_raft_is_leader", dimensions: dimensions)
+        applyStalled = Gauge(label: "raftlab_apply_stalled", dimensions: dimensions)
+        stalledIndex = Gauge(label: "raftlab_apply_stalled_index", dimensions: dimensions)
         elections = Counter(label: "raftlab_raft_terms_observed_total", dimensions: dimensions)
         syncs = Counter(label: "raftlab_storage_syncs_total", dimensions: dimensions)
         commits = Counter(label: "raftlab_raft_commits_total", dimensions: dimensions)
@@ -61,6 +66,8 @@ final class NodeMetrics: Sendable {
                 commitIndex.record(Double(status.commitIndex))
                 appliedIndex.record(Double(status.appliedIndex))
                 isLeader.record(status.role == .leader ? 1 : 0)
+                applyStalled.record(status.stall == nil ? 0 : 1)
+                stalledIndex.record(Double(status.stall?.index ?? 0))
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }

@@ -42,6 +42,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let noLeader = "no_leader"
         /// 503: the node is stopping.
         public static let shuttingDown = "shutting_down"
+        /// 503: this node cannot take requests now (its disk is full, a store fails); it retries by itself.
+        public static let nodeUnavailable = "node_unavailable"
         /// 504: a read took too long (nothing changed).
         public static let timeout = "timeout"
         /// 504: a write reached the log but its fate is unknown: it may or may
@@ -142,6 +144,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case .shuttingDown:
             return APIError(
                 status: 503, code: Code.shuttingDown, message: error.description, headers: [(.retryAfter, "1")])
+        case .unavailable:
+            return APIError(
+                status: 503, code: Code.nodeUnavailable, message: error.description, headers: [(.retryAfter, "1")])
         case .internal:
             return APIError(status: 500, code: Code.internalError, message: error.description)
         }

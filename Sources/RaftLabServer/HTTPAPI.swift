@@ -329,8 +329,17 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
     private func write(_ command: NoSQLCommand, request: Request, body: [UInt8]) async throws -> Response {
         try command.validate(limits: service.limits)
         let idempotencyKey = request.headers[LeaderForwarder.idempotencyKey]
+        var keyIssuedAt: UInt64?
+        if let text = request.headers[LeaderForwarder.idempotencyKeyTime] {
+            guard let value = UInt64(text), value > 0 else {
+                throw APIError.invalidArgument(
+                    "Idempotency-Key-Time must be the time the key was first sent, in milliseconds since the Unix epoch; got '\(text.prefix(40))'")
+            }
+            keyIssuedAt = value
+        }
         do {
-            let (status, json) = APIDocuments.write(try await service.write(command, idempotencyKey: idempotencyKey))
+            let (status, json) = APIDocuments.write(
+                try await service.write(command, idempotencyKey: idempotencyKey, keyIssuedAt: keyIssuedAt))
             return jsonResponse(json, status: status)
         } catch NodeError.notLeader(let leaderID, let address) {
             guard let forwarder, !LeaderForwarder.isForwarded(request) else {

@@ -15,6 +15,8 @@ struct LeaderForwarder: Sendable {
     /// The client's key for an exactly-once write (the IETF draft's header
     /// name); forwarded with the write so the leader deduplicates it too.
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// When the client first sent its `Idempotency-Key`, in ms since the Unix epoch.
+    static let idempotencyKeyTime = HTTPField.Name("Idempotency-Key-Time")!
 
     let client: SimpleHTTPClient
     let timeout: Duration
@@ -41,6 +43,7 @@ struct LeaderForwarder: Sendable {
         var headers: [(String, String)] = []
         if let contentType = request.headers[.contentType] { headers.append(("Content-Type", contentType)) }
         if let key = request.headers[Self.idempotencyKey] { headers.append((Self.idempotencyKey.rawName, key)) }
+        if let time = request.headers[Self.idempotencyKeyTime] { headers.append((Self.idempotencyKeyTime.rawName, time)) }
         // The leader checks the client's token itself.
         if let authorization = request.headers[.authorization] { headers.append(("Authorization", authorization)) }
         let answer: SimpleHTTPResponse

@@ -1,7 +1,14 @@
 import Dispatch
+import Logging
 import Raft
 import StorageCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Applies committed entries to the state machine in the background, in
 /// order, and answers the clients waiting for them.
@@ -34,6 +41,10 @@ final class ApplyStage: Sendable {
         var failure: RaftError?
         var idle: [CheckedContinuation<Void, Never>] = []
         var queued = 0
+        /// Set while a batch waits for the store to take it.
+        var stall: NodeStall?
+        /// Set by `stopRetrying`: a stalled batch is given up (the node stops).
+        var stopping = false
     }
 
     private let queue: DispatchQueue
@@ -44,15 +55,18 @@ final class ApplyStage: Sendable {
     /// the budget grew, compaction may be due, or the stage failed.
     private let onProgress: @Sendable () -> Void
     private let onApplied: (@Sendable (ClosedRange<UInt64>, ContinuousClock.Instant) -> Void)?
+    private let logger: Logger
 
     init(
         label: String, machine: any StateMachine, store: any StateStore, applied: UInt64,
+        logger: Logger,
         onApplied: (@Sendable (ClosedRange<UInt64>, ContinuousClock.Instant) -> Void)?,
         onProgress: @escaping @Sendable () -> Void
     ) {
         queue = DispatchQueue(label: label, qos: .userInitiated)
         self.machine = machine
         self.store = store
+        self.logger = logger
         self.onApplied = onApplied
         self.onProgress = onProgress
         state = Mutex(State(applied: applied))
@@ -61,6 +75,8 @@ final class ApplyStage: Sendable {
     var applied: UInt64 { state.withLock { $0.applied } }
     var pendingBytes: Int { state.withLock { $0.pendingBytes } }
     var failure: RaftError? { state.withLock { $0.failure } }
+    /// Why applying waits, while it does.
+    var stall: NodeStall? { state.withLock { $0.stall } }
 
     /// Queues `entries` (contiguous, right after what was handed over before)
     /// with the proposals waiting for them.
@@ -80,16 +96,7 @@ final class ApplyStage: Sendable {
     }
 
     private func apply(_ entries: [LogEntry], bytes: Int, proposals: [UInt64: Proposal]) {
-        let outcome: Result<[UInt64: [UInt8]], RaftError>
-        if let failure = self.failure {
-            outcome = .failure(failure)
-        } else {
-            do {
-                outcome = .success(try CommittedEntryApplier.apply(entries, machine: machine, store: store))
-            } catch {
-                outcome = .failure(RaftError(error))
-            }
-        }
+        let outcome = applyRetrying(entries)
         let now = ContinuousClock.now
         if case .success = outcome, let first = entries.first, let last = entries.last {
             onApplied?(first.index...last.index, now)
@@ -120,6 +127,55 @@ final class ApplyStage: Sendable {
         if case .failure(let error) = outcome { fail(error) }
         for waiter in idle { waiter.resume() }
         onProgress()
+    }
+
+    /// Applies `entries`, retrying while the store fails (see the type's
+    /// documentation); fails only once the stage was failed or told to stop.
+    private func applyRetrying(_ entries: [LogEntry]) -> Result<[UInt64: [UInt8]], RaftError> {
+        var attempts = 0
+        while true {
+            let (failure, stopping) = state.withLock { ($0.failure, $0.stopping) }
+            if let failure { return .failure(failure) }
+            do {
+                let results = try CommittedEntryApplier.apply(entries, machine: machine, store: store)
+                if attempts > 0 {
+                    state.withLock { $0.stall = nil }
+                    logger.notice(
+                        "applying resumed", metadata: ["index": "\(entries.first?.index ?? 0)", "attempts": "\(attempts + 1)"])
+                }
+                return .success(results)
+            } catch {
+                if stopping { return .failure(RaftError(error)) }
+                attempts += 1
+                let stall = NodeStall(
+                    stage: .apply, index: entries.first?.index ?? 0, error: "\(error)", attempts: attempts)
+                state.withLock { $0.stall = stall }
+                if attempts == 1 {
+                    logger.error(
+                        "cannot apply committed entries; the node keeps its log, takes no writes, and retries until the store takes them",
+                        metadata: ["index": "\(stall.index)", "error": "\(error)"])
+                    onProgress()
+                }
+                Self.pause(attempt: attempts) { self.state.withLock { $0.failure != nil || $0.stopping } }
+            }
+        }
+    }
+
+    /// Sleeps the backoff for `attempt` (10 ms doubling to 1 s) in short
+    /// slices, returning early once `interrupted` says so.
+    static func pause(attempt: Int, interrupted: () -> Bool) {
+        let total = min(1_000, 10 << min(attempt - 1, 7))
+        var slept = 0
+        while slept < total, !interrupted() {
+            usleep(10_000)
+            slept += 10
+        }
+    }
+
+    /// A stalled batch is given up instead of retried (the node is stopping;
+    /// its log still holds the entries, and a restart applies them).
+    func stopRetrying() {
+        state.withLock { $0.stopping = true }
     }
 
     /// Serves a linearizable read once `index` is applied (at once if it is).

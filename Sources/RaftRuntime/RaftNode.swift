@@ -69,6 +69,8 @@ public struct RaftStatus: Sendable, Hashable {
     public var isRunning: Bool
     /// Messages from nodes of another cluster, dropped unread.
     public var foreignMessagesDropped: UInt64 = 0
+    /// Set while the node cannot write its log or apply committed entries.
+    public var stall: NodeStall?
 }
 
 /// The leader's view of one member's log, for membership checks and
@@ -168,6 +170,8 @@ public actor RaftNode {
     private var foreignWarnings: [NodeID: ContinuousClock.Instant] = [:]
     /// When a message from each peer last arrived (see `replication`).
     private var lastHeard: [NodeID: ContinuousClock.Instant] = [:]
+    /// Set while the log cannot be written (see `persist(_:snapshotData:)`).
+    private var logStall: NodeStall?
 
     /// Opens a node over its stores: a new node starts with `configuration`
     /// (the bootstrap membership; empty for a node that will join a running
@@ -222,7 +226,7 @@ public actor RaftNode {
         let mailbox = self.mailbox
         applier = ApplyStage(
             label: "raftlab.raft.node\(id).apply", machine: stateMachine, store: stateStore, applied: applied,
-            onApplied: options.onApplied, onProgress: { mailbox.nudge() })
+            logger: self.logger, onApplied: options.onApplied, onProgress: { mailbox.nudge() })
         snapshots = SnapshotSender(
             label: "raftlab.raft.node\(id).snapshots", store: stateStore, transport: transport,
             maxChunkBytes: options.maxSnapshotChunkBytes, window: options.snapshotWindow,
@@ -270,6 +274,7 @@ public actor RaftNode {
         mailbox.close()
         await loop?.value
         await transport.shutdown()
+        applier.stopRetrying()
         await applier.drain()
         await compaction?.value
         await snapshots.stop()
@@ -291,8 +296,11 @@ public actor RaftNode {
         return RaftStatus(
             id: id, role: s.role, term: s.term, leader: s.leader, commitIndex: s.commit, appliedIndex: applier.applied,
             firstIndex: s.firstIndex, lastIndex: s.lastIndex, configuration: s.configuration, isRunning: running,
-            foreignMessagesDropped: foreignMessagesDropped)
+            foreignMessagesDropped: foreignMessagesDropped, stall: stall)
     }
+
+    /// Why the node makes no progress now, if it does not.
+    public var stall: NodeStall? { logStall ?? applier.stall }
 
     /// The leader's view of every member (empty on other roles): membership
     /// changes check it so they never leave the voters without a live quorum.
@@ -319,6 +327,7 @@ public actor RaftNode {
     public func propose(_ data: [UInt8]) async throws -> ProposalResult {
         try checkRunning()
         guard core.role == .leader else { throw RaftError.notLeader(leaderHint: core.status.leader) }
+        if let stall { throw RaftError.unavailable(stall.description) }
         return try await withCheckedThrowingContinuation { continuation in
             queuedProposals.append(PendingProposal(data: data, continuation: continuation))
             mailbox.nudge()
@@ -330,6 +339,7 @@ public actor RaftNode {
     @discardableResult
     public func readIndex() async throws -> UInt64 {
         try checkRunning()
+        if let stall { throw RaftError.unavailable(stall.description) }
         readCounter += 1
         let context = id.bigEndianBytes + bootNonce.bigEndianBytes + readCounter.bigEndianBytes
         try core.readIndex(context: context)
@@ -543,8 +553,7 @@ public actor RaftNode {
         }
         if ready.mustSync {
             let snapshotData = if let snapshot = ready.snapshot { try await prepareInstall(of: snapshot) } else { nil as StagedSnapshot? }
-            let (log, state) = (logStore, stateStore)
-            try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: snapshotData) }
+            try await persist(ready, snapshotData: snapshotData)
             snapshotData?.discard()
             if let snapshot = ready.snapshot { installed(snapshot) }
         }
@@ -552,6 +561,40 @@ public actor RaftNode {
         for state in ready.readStates {
             guard let read = reads.removeValue(forKey: state.context) else { continue }
             applier.whenApplied(state.index, read.continuation)
+        }
+    }
+
+    /// Writes the Ready's log entries, hard state and snapshot, retrying
+    /// with a backoff while the store fails (a full disk, an I/O error)
+    /// instead of stopping the node: nothing after this write may happen
+    /// before it (acknowledgments, `advance`), so the loop waits here, the
+    /// node takes no proposals (`stall`), and it resumes by itself once the
+    /// store takes the write. Each attempt writes the whole Ready again: an
+    /// append replaces what a failed attempt may have left, a restore is
+    /// atomic and reads the staged data from its start.
+    private func persist(_ ready: Ready, snapshotData: StagedSnapshot?) async throws {
+        let (log, state) = (logStore, stateStore)
+        var attempts = 0
+        while true {
+            do {
+                try await io.run { try ReadyPersistence.persist(ready, log: log, state: state, snapshotData: snapshotData) }
+                if attempts > 0 {
+                    logStall = nil
+                    logger.notice("log writes resumed", metadata: ["attempts": "\(attempts + 1)"])
+                }
+                return
+            } catch {
+                guard running, !(error is RaftError) else { throw error }
+                attempts += 1
+                let index = ready.snapshot?.index ?? ready.entries.first?.index ?? core.persistedIndex
+                logStall = NodeStall(stage: .log, index: index, error: "\(error)", attempts: attempts)
+                if attempts == 1 {
+                    logger.error(
+                        "cannot write the log; the node takes no writes and retries until the store takes it",
+                        metadata: ["index": "\(index)", "error": "\(error)"])
+                }
+                try await Task.sleep(for: .milliseconds(min(1_000, 10 << min(attempts - 1, 7))))
+            }
         }
     }
 
@@ -606,10 +649,14 @@ public actor RaftNode {
         }
     }
 
+    /// A failed checkpoint or compaction leaves the log longer than it
+    /// needs to be, nothing worse (the log is cut only after the checkpoint
+    /// it depends on succeeded): it is logged and tried again at the next
+    /// check, never a reason to stop the node.
     private func compactionDone(_ outcome: Result<Bool, any Error>) {
         compaction = nil
         if case .failure(let error) = outcome, running {
-            fail(error)
+            logger.warning("compaction failed; it is retried later", metadata: ["error": "\(error)"])
         }
     }
 

@@ -59,7 +59,7 @@ public final class InMemoryService: NoSQLService {
     /// The idempotency key of the last write that reached the service.
     public var lastIdempotencyKey: String? { state.withLock { $0.lastIdempotencyKey } }
 
-    public func write(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> WriteAck {
+    public func write(_ command: NoSQLCommand, idempotencyKey: String?, keyIssuedAt: UInt64?) async throws -> WriteAck {
         try state.withLock { state throws -> WriteAck in
             state.lastIdempotencyKey = idempotencyKey
             switch state.mode {

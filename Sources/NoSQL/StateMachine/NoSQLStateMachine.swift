@@ -126,11 +126,26 @@ public struct NoSQLStateMachine: Sendable {
                 NoSQLError(.staleWrite, "command at log index \(index) is stale: index \(last) is already applied"))
         }
         pending.put(StorageLayout.lastIndexKey, index.bigEndianBytes)
+        pending.begin()
+        let outcome: CommandOutcome
         do {
-            return .success(try body(&pending))
+            outcome = try body(&pending)
         } catch let error as NoSQLError {
+            pending.undo()
             return .failure(error)
+        } catch {
+            pending.undo()
+            throw error
         }
+        // Every replica holds what the cluster's limits allow, whichever
+        // engine it runs; a command whose writes would not fit fails here,
+        // the same way everywhere, instead of in the store.
+        if let problem = pending.check(.cluster) {
+            pending.undo()
+            return .failure(NoSQLError(.itemTooLarge, "the write cannot be stored: \(problem)"))
+        }
+        pending.end()
+        return .success(outcome)
     }
 
     func lastAppliedIndex(from reader: some KeyLookup) throws -> UInt64 {

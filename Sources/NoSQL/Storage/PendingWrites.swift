@@ -12,6 +12,9 @@ public struct PendingWrites: Sendable {
     public let store: any StateStore
     /// Pending value per key; nil means a pending delete.
     private var pending: [Bytes: Bytes?] = [:]
+    /// While a command runs (`begin()`): each key it wrote, with what was
+    /// pending for it before (nil: nothing), so the command can be undone.
+    private var journal: [(key: Bytes, before: Bytes??)]?
 
     public init(store: any StateStore) {
         self.store = store
@@ -40,22 +43,56 @@ public struct PendingWrites: Sendable {
             })
     }
 
-    func get(_ key: Bytes) throws -> Bytes? {
+    public func get(_ key: Bytes) throws -> Bytes? {
         if let value = pending[key] { return value }
         return try store.get(key)
     }
 
-    mutating func put(_ key: Bytes, _ value: Bytes) {
+    public mutating func put(_ key: Bytes, _ value: Bytes) {
+        journal?.append((key, pending[key]))
         pending[key] = .some(value)
     }
 
-    mutating func delete(_ key: Bytes) {
+    public mutating func delete(_ key: Bytes) {
+        journal?.append((key, pending[key]))
         pending[key] = .some(nil)
+    }
+
+    // MARK: One command's writes
+
+    /// Starts recording the writes of one command.
+    mutating func begin() {
+        journal = []
+    }
+
+    /// The writes recorded since `begin()` that do not fit `limits`, as a
+    /// sentence; nil when all fit.
+    func check(_ limits: StateStoreLimits) -> String? {
+        for (key, _) in journal ?? [] {
+            let value = pending[key] ?? nil
+            if !limits.allows(key: key, value: value) {
+                return key.count > limits.maxKeyBytes
+                    ? "its store key of \(key.count) bytes is longer than the cluster's limit of \(limits.maxKeyBytes) bytes"
+                    : "its record of \(value?.count ?? 0) bytes is larger than the cluster's limit of \(limits.maxValueBytes) bytes"
+            }
+        }
+        return nil
+    }
+
+    /// Keeps the command's writes and stops recording.
+    mutating func end() {
+        journal = nil
+    }
+
+    /// Undoes every write recorded since `begin()` and stops recording.
+    mutating func undo() {
+        for (key, before) in (journal ?? []).reversed() { pending[key] = before }
+        journal = nil
     }
 
     /// Every key in `range` as the batch would leave it, in key order. Reads
     /// the store in pages so that no single scan holds a huge table's values.
-    func keys(in range: KeyRange, pageSize: Int = 1024) throws -> [Bytes] {
+    public func keys(in range: KeyRange, pageSize: Int = 1024) throws -> [Bytes] {
         var keys: Set<Bytes> = []
         var lower = range.lower
         while true {

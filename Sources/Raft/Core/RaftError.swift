@@ -27,6 +27,10 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolViolation(String)
     /// A bad argument or setting.
     case invalidArgument(String)
+    /// This node cannot take the request now for a reason of its own
+    /// environment (its disk is full, its store fails): another node may.
+    /// Nothing was proposed.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -42,6 +46,7 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
         case .storage(let error): "storage error: \(error)"
         case .protocolViolation(let why): "raft protocol violation: \(why)"
         case .invalidArgument(let why): "invalid argument: \(why)"
+        case .unavailable(let why): "this node cannot take requests now: \(why)"
         }
     }
 }
