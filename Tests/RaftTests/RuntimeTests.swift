@@ -38,6 +38,8 @@ final class InProcessCluster: @unchecked Sendable {
     /// removed); they survive `powerCut(_:)` and are reused on restart.
     let powerCuts: SyncFault?
     private var powerCutStores: [NodeID: (log: PowerCutLogStore, state: PowerCutStateStore)] = [:]
+    /// Full-disk switches per node, for the log and the state store (see `DiskFullSwitch`).
+    var diskFull: [NodeID: (log: DiskFullSwitch, state: DiskFullSwitch)] = [:]
 
     var options: RaftNodeOptions = {
         var options = RaftNodeOptions()
@@ -59,9 +61,10 @@ final class InProcessCluster: @unchecked Sendable {
         let logOptions = StoreOptions(directory: "\(directory)/node\(id)/log", sync: false)
         let stateOptions = StoreOptions(directory: "\(directory)/node\(id)/state", sync: false)
         guard let faults = powerCuts else {
-            return (
-                try BackendRegistry.standard.openLogStore(backend: "memory", logOptions),
-                try BackendRegistry.standard.openStateStore(backend: "memory", stateOptions))
+            let log = try BackendRegistry.standard.openLogStore(backend: "memory", logOptions)
+            let state = try BackendRegistry.standard.openStateStore(backend: "memory", stateOptions)
+            guard let disk = diskFull[id] else { return (log, state) }
+            return (DiskFullLogStore(log, disk: disk.log), DiskFullStateStore(state, disk: disk.state))
         }
         if let existing = powerCutStores[id] { return existing }
         let log = try PowerCutLogStore(faults: faults) {
