@@ -40,8 +40,17 @@ public struct EncryptedBackend: StorageBackend {
     }
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
-        let store = try inner.openStateStore(try prepare(options, kind: .state))
-        return EncryptedStateStore(inner: store, sealer: RecordSealer(key: key), directory: options.directory)
+        var innerOptions = try prepare(options, kind: .state)
+        innerOptions.stateLimits = Self.innerLimits(options.stateLimits)
+        let store = try inner.openStateStore(innerOptions)
+        return EncryptedStateStore(
+            inner: store, sealer: RecordSealer(key: key), directory: options.directory, limits: options.stateLimits)
+    }
+
+    /// What the store underneath must hold so that every pair within
+    /// `limits` fits once sealed: keys as they are, values plus the seal.
+    static func innerLimits(_ limits: StateStoreLimits) -> StateStoreLimits {
+        StateStoreLimits(maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes + RecordSealer.overhead)
     }
 
     public func forgetVolatileData(under directory: String) {

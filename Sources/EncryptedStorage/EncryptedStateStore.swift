@@ -11,15 +11,23 @@ import StorageCore
 /// a state of any size streams through without being held in memory.
 /// Snapshot data staged on disk before a restore is sealed too
 /// (`stagingSealer`).
+///
+/// Keys pass through unchanged; a sealed value is `RecordSealer.overhead`
+/// (29) bytes longer than the plain one. So this store holds `limits`
+/// (checked here, before anything is sealed) and opens the store underneath
+/// with values that much larger (`EncryptedBackend.innerLimits`): any pair
+/// within the cluster limits still fits underneath.
 final class EncryptedStateStore: StateStore {
     private let inner: any StateStore
     private let sealer: RecordSealer
     private let directory: String
+    let limits: StateStoreLimits
 
-    init(inner: any StateStore, sealer: RecordSealer, directory: String) {
+    init(inner: any StateStore, sealer: RecordSealer, directory: String, limits: StateStoreLimits = .cluster) {
         self.inner = inner
         self.sealer = sealer
         self.directory = directory
+        self.limits = limits
     }
 
     func get(_ key: Bytes) throws -> Bytes? {
@@ -31,6 +39,7 @@ final class EncryptedStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         var sealed = WriteBatch()
         for operation in batch.operations {
             switch operation {
@@ -51,7 +60,7 @@ final class EncryptedStateStore: StateStore {
     }
 
     func restore(from source: inout some KeyValueSource, position: AppliedPosition) throws {
-        var sealing = SealingSource(base: source, sealer: sealer)
+        var sealing = SealingSource(base: source, sealer: sealer, limits: limits)
         defer { source = sealing.base }
         try inner.restore(from: &sealing, position: position)
     }
@@ -95,9 +104,11 @@ private final class EncryptedSnapshot: StateSnapshot {
 private struct SealingSource<Base: KeyValueSource>: KeyValueSource {
     var base: Base
     let sealer: RecordSealer
+    let limits: StateStoreLimits
 
     mutating func next() throws -> KeyValue? {
         guard let pair = try base.next() else { return nil }
+        try limits.check(key: pair.key, value: pair.value)
         return KeyValue(key: pair.key, value: try sealer.seal(pair.value, context: RecordSealer.stateContext(pair.key)))
     }
 }

@@ -42,8 +42,11 @@ final class FlatFileStateStore: StateStore {
     private let sync: Bool
     private let counter = SyncCounter()
     private let state: Mutex<State>
+    /// The largest key and value this store holds; larger writes are refused before any is written.
+    let limits: StateStoreLimits
 
     init(_ options: StoreOptions) throws {
+        limits = options.stateLimits
         try StoreDirectory.prepare(options.directory, backend: FlatFileBackend.backendName, kind: .state, sync: options.sync)
         layout = StateLayout(root: options.directory)
         sync = options.sync
@@ -97,6 +100,7 @@ final class FlatFileStateStore: StateStore {
     // MARK: Writes
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         try withState { state in
             guard position.index >= state.applied.index else {
                 throw StorageError.invalidArgument(
@@ -166,6 +170,7 @@ final class FlatFileStateStore: StateStore {
                     if let previous, !previous.sortsBefore(pair.key) {
                         throw StorageError.invalidArgument("snapshot keys are not in ascending order")
                     }
+                    try limits.check(key: pair.key, value: pair.value)
                     previous = pair.key
                     let name = KeyFileName.name(for: pair.key)
                     if KeyFileName.isHashed(pair.key) {

@@ -37,11 +37,15 @@ public struct LMDBBackend: StorageBackend {
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         let mapSize = try prepare(options, kind: .state)
-        let store = try LMDBStateStore(directory: options.directory, mapSize: mapSize, sync: options.sync)
+        let store = try LMDBStateStore(
+            directory: options.directory, mapSize: mapSize, sync: options.sync, limits: options.stateLimits)
         // MDB_NOSYNC commits may corrupt the database on power loss, so in
         // checkpoint mode applies wait in memory and commit (synced) together.
         guard options.sync, options.stateSync == .checkpoint else { return store }
-        return WriteBackStateStore(wrapping: store) { try store.checkKey($0.key) }
+        // The buffer checks the store's limits at apply time (LMDB holds any
+        // key within them through the long-key layout), so a checkpoint never
+        // meets a write the store refuses.
+        return WriteBackStateStore(wrapping: store)
     }
 
     private func prepare(_ options: StoreOptions, kind: StoreDirectory.Kind) throws -> Int {

@@ -40,11 +40,12 @@ final class LMDBEnvironment: Sendable {
     /// The C handles of one snapshot. `@unchecked Sendable` because they are
     /// created under `handle` and then moved into the table, which the region
     /// checker cannot follow; from then on only code holding `readers` touches
-    /// them, and MDB_NOTLS allows using them from any thread.
+    /// them, and MDB_NOTLS allows using them from any thread. `env` is only
+    /// read for error messages; `close` ends every reader before the environment.
     private struct Reader: @unchecked Sendable {
         let txn: OpaquePointer
-        let cursor: OpaquePointer
-        var started = false
+        let env: OpaquePointer
+        let database: MDB_dbi
     }
 
     private struct ReaderTable {
@@ -118,8 +119,8 @@ final class LMDBEnvironment: Sendable {
 
     /// Begins a read transaction that outlives this call, for a snapshot:
     /// `prepare` reads what must come from the same view (the applied
-    /// position, which database holds the data), then a cursor over that
-    /// database is kept for `next(reader:)`.
+    /// position, which database holds the data); that database is kept with
+    /// the transaction for `withReader`.
     func openReader<R: Sendable>(
         _ prepare: (LMDBTransaction) throws -> (prepared: R, database: MDB_dbi)
     ) throws -> (reader: Int, prepared: R) {
@@ -127,44 +128,29 @@ final class LMDBEnvironment: Sendable {
             guard let env else { throw StorageError.closed }
             let pointer = try LMDBEnvironment.beginRead(env)
             let prepared: R
-            var opened: OpaquePointer?
+            let database: MDB_dbi
             do {
-                let (result, dbi) = try prepare(LMDBTransaction(pointer, env: env))
-                prepared = result
-                try LMDBError.check(mdb_cursor_open(pointer, dbi, &opened), "mdb_cursor_open", env: env)
+                (prepared, database) = try prepare(LMDBTransaction(pointer, env: env))
             } catch {
                 mdb_txn_abort(pointer)
                 throw error
             }
-            guard let cursor = opened else {
-                mdb_txn_abort(pointer)
-                throw StorageError.engine(backend: LMDBError.backend, message: "mdb_cursor_open returned no cursor")
-            }
             let id = readers.withLock { table in
                 table.nextID += 1
-                table.open[table.nextID] = Reader(txn: pointer, cursor: cursor)
+                table.open[table.nextID] = Reader(txn: pointer, env: env, database: database)
                 return table.nextID
             }
             return (id, prepared)
         }
     }
 
-    /// The reader's next pair in key order, or nil at the end. Throws
-    /// `.closed` once the reader or the environment was closed.
-    func next(reader id: Int) throws -> KeyValue? {
+    /// Runs `body` in a reader's transaction, with the database it was opened
+    /// on. Throws `.closed` once the reader or the environment was closed.
+    /// Holds `readers` throughout, so `body` must not begin a write.
+    func withReader<R: Sendable>(_ id: Int, _ body: (LMDBTransaction, MDB_dbi) throws -> R) throws -> R {
         try readers.withLock { table in
-            guard var reader = table.open[id] else { throw StorageError.closed }
-            let operation = reader.started ? MDB_NEXT : MDB_FIRST
-            if !reader.started {
-                reader.started = true
-                table.open[id] = reader
-            }
-            var key = MDB_val()
-            var data = MDB_val()
-            let rc = mdb_cursor_get(reader.cursor, &key, &data, operation)
-            if rc == MDB_NOTFOUND { return nil }
-            try LMDBError.check(rc, "mdb_cursor_get", env: nil)
-            return KeyValue(key: LMDBTransaction.bytes(key), value: LMDBTransaction.bytes(data))
+            guard let reader = table.open[id] else { throw StorageError.closed }
+            return try body(LMDBTransaction(reader.txn, env: reader.env), reader.database)
         }
     }
 
@@ -172,7 +158,6 @@ final class LMDBEnvironment: Sendable {
     func closeReader(_ id: Int) {
         readers.withLock { table in
             guard let reader = table.open.removeValue(forKey: id) else { return }
-            mdb_cursor_close(reader.cursor)
             mdb_txn_abort(reader.txn)
         }
     }
@@ -184,10 +169,7 @@ final class LMDBEnvironment: Sendable {
         try writer.withLock { _ in try handle.withExclusive { env in
             guard let open = env else { return }
             readers.withLock { table in
-                for reader in table.open.values {
-                    mdb_cursor_close(reader.cursor)
-                    mdb_txn_abort(reader.txn)
-                }
+                for reader in table.open.values { mdb_txn_abort(reader.txn) }
                 table.open.removeAll()
             }
             env = nil

@@ -20,8 +20,14 @@ import Synchronization
 /// read transaction, so they always see one generation whole.
 ///
 /// LMDB refuses empty keys, and an empty key is a valid state key, so every
-/// key is stored behind one `keyPrefix` byte. That leaves user keys at most
-/// `maxKeySize - 1` (510) bytes; longer ones are refused with `.invalidArgument`.
+/// key is stored behind a tag byte: a key of at most 510 bytes as
+/// `0x00 ‖ key`, as always; a longer one (LMDB's keys stop at 511 bytes) in
+/// the chunk trie under `0x01` that `LongKeys` describes, in the same
+/// generation database, so byte order, atomic batches and generations work
+/// for long keys unchanged. Keys and values within `limits`
+/// (`StateStoreLimits.cluster` unless opened otherwise) are held; a batch or
+/// restore with anything larger is refused with `.invalidArgument` before
+/// any of it is written.
 ///
 /// # Where it syncs
 /// At the commit of each `apply` (see `LMDBEnvironment`): with `sync` on,
@@ -31,7 +37,7 @@ import Synchronization
 /// front of this store, so applies commit here only at checkpoints: LMDB
 /// cannot commit without a sync and stay safe from power loss.
 final class LMDBStateStore: StateStore {
-    static let keyPrefix: UInt8 = 0x00
+    static let keyPrefix: UInt8 = LongKeys.shortTag
     static let appliedKey = Array("applied".utf8)
     static let generationKey = Array("generation".utf8)
     /// Bytes of pairs a restore writes per transaction.
@@ -46,10 +52,18 @@ final class LMDBStateStore: StateStore {
     /// Serialises mutating calls across the engine write and its fsync, so
     /// readers (who only glance at `applied`) never wait for the disk.
     private let writer = Mutex(())
+    let limits: StateStoreLimits
+    /// Pairs a snapshot reads ahead per step, and their bytes (past the first pair).
+    static let snapshotBatch = (pairs: 256, bytes: 1 << 20)
 
-    init(directory: String, mapSize: Int, sync: Bool) throws {
+    init(directory: String, mapSize: Int, sync: Bool, limits: StateStoreLimits = .cluster) throws {
         let environment = try LMDBEnvironment(directory: directory, mapSize: mapSize, sync: sync, maxDatabases: 3)
         do {
+            guard environment.maxKeySize >= LongKeys.maxPhysicalKeyBytes else {
+                throw StorageError.engine(
+                    backend: LMDBError.backend,
+                    message: "this liblmdb takes keys of at most \(environment.maxKeySize) bytes; the state store layout needs \(LongKeys.maxPhysicalKeyBytes)")
+            }
             let (zero, one, meta) = try environment.write { txn in
                 (try txn.openDatabase("state"), try txn.openDatabase("state-1"), try txn.openDatabase("meta"))
             }
@@ -67,6 +81,7 @@ final class LMDBStateStore: StateStore {
             self.generations = generations
             self.meta = meta
             self.applied = Mutex(position)
+            self.limits = limits
         } catch {
             try? environment.close()
             throw error
@@ -90,53 +105,55 @@ final class LMDBStateStore: StateStore {
         try txn.get(meta, appliedKey).map { try PositionCodec.decode($0, source: "\(path) (applied position)") } ?? .zero
     }
 
-    private func storedKey(_ key: Bytes) -> Bytes { [LMDBStateStore.keyPrefix] + key }
-
-    func checkKey(_ key: Bytes) throws {
-        guard key.count < environment.maxKeySize else {
-            throw StorageError.invalidArgument(
-                "key of \(key.count) bytes is longer than the lmdb backend allows (\(environment.maxKeySize - 1) bytes)")
-        }
-    }
-
     private func checkOpen() throws {
         guard applied.withLock({ $0 }) != nil else { throw StorageError.closed }
     }
 
     func get(_ key: Bytes) throws -> Bytes? {
         try checkOpen()
-        // A key too long to store cannot be present.
-        guard key.count < environment.maxKeySize else { return nil }
-        return try environment.read { txn in try txn.get(try data(in: txn), storedKey(key)) }
+        return try environment.read { txn in
+            let data = try data(in: txn)
+            if LongKeys.isLong(key) { return try LongKeys.get(key, in: LMDBKeySpace(txn: txn, dbi: data)) }
+            return try txn.get(data, LongKeys.shortKey(key))
+        }
     }
 
     func scan(_ range: KeyRange, limit: Int) throws -> [KeyValue] {
         try checkOpen()
         guard limit > 0 else { return [] }
-        let path = environment.dataPath
-        // A lower bound too long to seek to is cut short; the keys it lets in
-        // early are skipped below.
-        let seekKey = storedKey(Array(range.lower.prefix(environment.maxKeySize - 1)))
         return try environment.read { txn in
-            try txn.withCursor(try data(in: txn)) { cursor in
-                var pairs: [KeyValue] = []
-                var pair = try cursor.seek(seekKey)
-                while let found = pair, pairs.count < limit {
-                    let key = try LMDBStateStore.userKey(found.key, path: path)
-                    if range.isPastEnd(key) { break }
-                    if range.contains(key) { pairs.append(KeyValue(key: key, value: found.value)) }
-                    pair = try cursor.next()
-                }
-                return pairs
-            }
+            try LMDBStateStore.scan(txn, try data(in: txn), range, limit: limit)
         }
     }
 
-    static func userKey(_ stored: Bytes, path: String) throws -> Bytes {
-        guard stored.first == keyPrefix else {
-            throw StorageError.corrupted(path: path, reason: "state key without its prefix byte")
+    /// Short keys from a cursor over `0x00 ‖ …` merged with the long keys of
+    /// the trie (`LongKeys.scan`), in `txn`'s view of `data`.
+    static func scan(
+        _ txn: LMDBTransaction, _ data: MDB_dbi, _ range: KeyRange, limit: Int, maxBytes: Int = .max
+    ) throws -> [KeyValue] {
+        try txn.withCursor(data) { cursor in
+            var short = ShortKeys(cursor: cursor, lower: range.lower)
+            return try LongKeys.scan(
+                range, limit: limit, maxBytes: maxBytes, shortKeys: &short, trie: LMDBKeySpace(txn: txn, dbi: data))
         }
-        return Array(stored.dropFirst())
+    }
+
+    /// Writes one operation into a generation database.
+    private static func write(_ operation: WriteBatch.Operation, _ txn: LMDBTransaction, _ data: MDB_dbi) throws {
+        switch operation {
+        case .put(let key, let value):
+            if LongKeys.isLong(key) {
+                try LongKeys.put(key, value, in: LMDBKeySpace(txn: txn, dbi: data))
+            } else {
+                try txn.put(data, LongKeys.shortKey(key), value)
+            }
+        case .delete(let key):
+            if LongKeys.isLong(key) {
+                try LongKeys.delete(key, in: LMDBKeySpace(txn: txn, dbi: data))
+            } else {
+                try txn.delete(data, LongKeys.shortKey(key))
+            }
+        }
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
@@ -146,15 +163,10 @@ final class LMDBStateStore: StateStore {
                 throw StorageError.invalidArgument(
                     "applied position \(position.index) is below the current position \(current.index)")
             }
-            for operation in batch.operations { try checkKey(operation.key) }
+            try limits.check(batch)
             try environment.write { txn in
                 let data = try data(in: txn)
-                for operation in batch.operations {
-                    switch operation {
-                    case .put(let key, let value): try txn.put(data, storedKey(key), value)
-                    case .delete(let key): try txn.delete(data, storedKey(key))
-                    }
-                }
+                for operation in batch.operations { try LMDBStateStore.write(operation, txn, data) }
                 try txn.put(meta, LMDBStateStore.appliedKey, PositionCodec.encode(position))
             }
             applied.withLock { if $0 != nil { $0 = position } }
@@ -195,6 +207,9 @@ final class LMDBStateStore: StateStore {
             // streams instead of being held in memory.
             var previous: Bytes?
             var finished = false
+            // Short keys are appended (MDB_APPEND) until the first long key
+            // puts trie entries, which sort after every 0x00 key, in the target.
+            var trieStarted = false
             while !finished {
                 try environment.write { txn in
                     var bytes = 0
@@ -204,8 +219,13 @@ final class LMDBStateStore: StateStore {
                             return
                         }
                         try RestoreOrder.check(pair.key, after: previous)
-                        try checkKey(pair.key)
-                        try txn.put(target, storedKey(pair.key), pair.value, append: true)
+                        try limits.check(key: pair.key, value: pair.value)
+                        if LongKeys.isLong(pair.key) {
+                            try LongKeys.put(pair.key, pair.value, in: LMDBKeySpace(txn: txn, dbi: target))
+                            trieStarted = true
+                        } else {
+                            try txn.put(target, LongKeys.shortKey(pair.key), pair.value, append: !trieStarted)
+                        }
                         previous = pair.key
                         bytes += pair.key.count + pair.value.count
                     }
@@ -222,10 +242,71 @@ final class LMDBStateStore: StateStore {
 
     var syncCount: UInt64 { environment.syncs.value }
 
+    /// Every physical key of the current generation, in order (for tests
+    /// that check the layout on disk).
+    func physicalKeys() throws -> [Bytes] {
+        try checkOpen()
+        return try environment.read { txn in
+            try txn.withCursor(try data(in: txn)) { cursor in
+                var keys: [Bytes] = []
+                var pair = try cursor.first()
+                while let found = pair {
+                    keys.append(found.key)
+                    pair = try cursor.next()
+                }
+                return keys
+            }
+        }
+    }
+
     func close() throws {
         try writer.withLock { _ in
             applied.withLock { $0 = nil }
             try environment.close()
         }
+    }
+}
+
+/// One generation database inside one transaction, as the ordered key space
+/// `LongKeys` keeps its trie in. A write transaction sees its own writes.
+struct LMDBKeySpace: OrderedKeySpace {
+    let txn: LMDBTransaction
+    let dbi: MDB_dbi
+
+    func get(_ key: Bytes) throws -> Bytes? { try txn.get(dbi, key) }
+    func seek(_ key: Bytes) throws -> KeyValue? { try txn.withCursor(dbi) { try $0.seek(key) } }
+    func put(_ key: Bytes, _ value: Bytes) throws { try txn.put(dbi, key, value) }
+    func delete(_ key: Bytes) throws { try txn.delete(dbi, key) }
+}
+
+/// The short keys of a generation database from a lower bound on, in order,
+/// without their tag: a cursor from `0x00 ‖ lower` (cut to the longest short
+/// key; `LongKeys.scan` drops what that lets in early) until the first key
+/// without the short tag.
+struct ShortKeys: KeyValueSource {
+    let cursor: LMDBCursor
+    let lower: Bytes
+    private var started = false
+    private var finished = false
+
+    init(cursor: LMDBCursor, lower: Bytes) {
+        self.cursor = cursor
+        self.lower = lower
+    }
+
+    mutating func next() throws -> KeyValue? {
+        guard !finished else { return nil }
+        let found: KeyValue?
+        if started {
+            found = try cursor.next()
+        } else {
+            started = true
+            found = try cursor.seek(LongKeys.shortKey(Array(lower.prefix(LongKeys.maxShortKeyBytes))))
+        }
+        guard let found, found.key.first == LongKeys.shortTag else {
+            finished = true
+            return nil
+        }
+        return KeyValue(key: Array(found.key.dropFirst()), value: found.value)
     }
 }

@@ -36,7 +36,8 @@ public struct LevelDBBackend: StorageBackend {
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         let settings = try prepare(options, kind: .state)
         return try LevelDBStateStore(
-            directory: options.directory, sync: options.sync, stateSync: options.stateSync, settings: settings)
+            directory: options.directory, sync: options.sync, stateSync: options.stateSync, settings: settings,
+            limits: options.stateLimits)
     }
 
     private func prepare(_ options: StoreOptions, kind: StoreDirectory.Kind) throws -> LevelDBSettings {

@@ -44,8 +44,11 @@ final class LevelDBStateStore: StateStore {
     /// Serialises mutating calls across the engine write and its fsync, so
     /// readers (who only glance at `current`) never wait for the disk.
     private let writer = Mutex(())
+    /// The largest key and value this store holds; larger writes are refused before any is written.
+    let limits: StateStoreLimits
 
-    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: LevelDBSettings) throws {
+    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: LevelDBSettings, limits: StateStoreLimits = .cluster) throws {
+        self.limits = limits
         syncEachApply = stateSync == .always
         let database = try LevelDBDatabase(directory: directory, sync: sync, settings: settings)
         do {
@@ -112,6 +115,7 @@ final class LevelDBStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         try writer.withLock { _ in
             let state = try now()
             guard position >= state.position else {
@@ -181,6 +185,7 @@ final class LevelDBStateStore: StateStore {
             var bytes = 0
             while let pair = try source.next() {
                 try RestoreOrder.check(pair.key, after: previous)
+                try limits.check(key: pair.key, value: pair.value)
                 batch.put(LevelDBKeys.state(pair.key, generation: target), pair.value)
                 previous = pair.key
                 bytes += pair.key.count + pair.value.count

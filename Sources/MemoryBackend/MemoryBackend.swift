@@ -20,7 +20,7 @@ public struct MemoryBackend: StorageBackend {
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         try checkSettings(options)
-        return MemoryStateStore(volume: MemoryVolumes.shared.stateVolume(options.directory))
+        return MemoryStateStore(volume: MemoryVolumes.shared.stateVolume(options.directory), limits: options.stateLimits)
     }
 
     public func forgetVolatileData(under directory: String) {

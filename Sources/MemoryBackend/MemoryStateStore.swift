@@ -16,9 +16,12 @@ final class MemoryStateVolume: Sendable {
 final class MemoryStateStore: StateStore {
     private let volume: MemoryStateVolume
     private let isClosed = Atomic(false)
+    /// The largest key and value this store holds; larger writes are refused before any is written.
+    let limits: StateStoreLimits
 
-    init(volume: MemoryStateVolume) {
+    init(volume: MemoryStateVolume, limits: StateStoreLimits = .cluster) {
         self.volume = volume
+        self.limits = limits
     }
 
     var syncCount: UInt64 { 0 }
@@ -45,6 +48,7 @@ final class MemoryStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         try withContents { state in
             guard position.index >= state.position.index else {
                 throw StorageError.invalidArgument(
@@ -79,6 +83,7 @@ final class MemoryStateStore: StateStore {
         var previous: Bytes?
         while let pair = try source.next() {
             try RestoreOrder.check(pair.key, after: previous)
+            try limits.check(key: pair.key, value: pair.value)
             map.put(pair.key, pair.value)
             previous = pair.key
         }

@@ -118,5 +118,6 @@ final class ApplyTimingStateStore: StateStore {
     }
 
     var syncCount: UInt64 { inner.syncCount }
+    var limits: StateStoreLimits { inner.limits }
     func close() throws { try inner.close() }
 }

@@ -43,12 +43,15 @@ final class RocksDBStateStore: StateStore {
     /// Serialises mutating calls across the engine write and its fsync, so
     /// readers never wait for the disk.
     private let writer = Mutex(())
+    /// The largest key and value this store holds; larger writes are refused before any is written.
+    let limits: StateStoreLimits
 
     static func prefix(_ generation: UInt32) -> Bytes {
         withUnsafeBytes(of: generation.bigEndian) { Array($0) }
     }
 
-    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: RocksDBSettings) throws {
+    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: RocksDBSettings, limits: StateStoreLimits = .cluster) throws {
+        self.limits = limits
         syncEachApply = stateSync == .always
         let database = try RocksDBDatabase(
             directory: directory, sync: sync, settings: settings, families: ["state"],
@@ -131,6 +134,7 @@ final class RocksDBStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         try writer.withLock { _ in
             let current = try appliedPosition()
             guard position >= current else {
@@ -213,6 +217,7 @@ final class RocksDBStateStore: StateStore {
                 // Read outside the database lock: the source may be a snapshot of this very store.
                 while let pair = try source.next() {
                     try RestoreOrder.check(pair.key, after: previous)
+                    try limits.check(key: pair.key, value: pair.value)
                     previous = pair.key
                     chunkBytes += pair.key.count + pair.value.count + 16
                     chunk.append(pair)

@@ -37,8 +37,11 @@ final class SQLiteStateStore: StateStore {
     /// Serialises mutating calls across the commit and its fsync; reads use
     /// the read connection and never wait for it.
     private let writer = Mutex(())
+    /// The largest key and value this store holds; larger writes are refused before any is written.
+    let limits: StateStoreLimits
 
-    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: SQLiteSettings) throws {
+    init(directory: String, sync: Bool, stateSync: StateSyncMode, settings: SQLiteSettings, limits: StateStoreLimits = .cluster) throws {
+        self.limits = limits
         self.sync = sync
         syncEachApply = stateSync == .always
         let database = try SQLiteDatabase(
@@ -88,6 +91,7 @@ final class SQLiteStateStore: StateStore {
     }
 
     func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try limits.check(batch)
         try writer.withLock { _ in
             let current = try appliedPosition()
             guard position >= current else {
@@ -158,6 +162,7 @@ final class SQLiteStateStore: StateStore {
                 var previous: Bytes?
                 while let pair = try source.next() {
                     try RestoreOrder.check(pair.key, after: previous)
+                    try limits.check(key: pair.key, value: pair.value)
                     previous = pair.key
                     try connection.withStatement("INSERT INTO kv (key, value) VALUES (?1, ?2)") { statement in
                         try statement.bind(1, pair.key)

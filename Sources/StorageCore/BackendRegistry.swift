@@ -11,15 +11,20 @@ public struct StoreOptions: Sendable, Hashable {
     public var settings: [String: String]
     /// When a state store's applies become durable (log stores ignore it).
     public var stateSync: StateSyncMode
+    /// The largest key and value a state store holds (log stores ignore it):
+    /// `.cluster`, except under a wrapper that grows what it stores (an
+    /// encrypting store opens the store underneath with room for its seal).
+    public var stateLimits: StateStoreLimits
 
     public init(
         directory: String, sync: Bool = true, settings: [String: String] = [:],
-        stateSync: StateSyncMode = .checkpoint
+        stateSync: StateSyncMode = .checkpoint, stateLimits: StateStoreLimits = .cluster
     ) {
         self.directory = directory
         self.sync = sync
         self.settings = settings
         self.stateSync = stateSync
+        self.stateLimits = stateLimits
     }
 }
 

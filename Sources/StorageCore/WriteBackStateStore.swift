@@ -87,9 +87,10 @@ public final class WriteBackStateStore: StateStore {
     public let maxBufferedBytes: Int
 
     /// `inner` must make each `apply` durable itself (`StateSyncMode.always`).
-    /// `check` refuses, at apply time, a write `inner` would refuse at the
-    /// checkpoint (a key too long for the engine): a checkpoint that fails on
-    /// bad input would fail again on every retry.
+    /// Every apply is checked against `inner.limits` before it is buffered,
+    /// and `check` may refuse more: a write `inner` would refuse at the
+    /// checkpoint must be refused at apply time, since a checkpoint that
+    /// fails on bad input would fail again on every retry.
     public init(
         wrapping inner: any StateStore, maxBufferedBytes: Int = 64 << 20,
         check: @escaping @Sendable (WriteBatch.Operation) throws -> Void = { _ in }
@@ -148,7 +149,11 @@ public final class WriteBackStateStore: StateStore {
 
     // MARK: Writes
 
+    /// The store underneath's.
+    public var limits: StateStoreLimits { inner.limits }
+
     public func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
+        try inner.limits.check(batch)
         for operation in batch.operations { try check(operation) }
         let full: Bool = try withBuffers { buffers in
             let current = try buffers.live.position ?? buffers.flushing.position ?? inner.appliedPosition()

@@ -80,6 +80,7 @@ public final class PowerCutStateStore: StateStore {
     public func appliedPosition() throws -> AppliedPosition { try live.appliedPosition() }
     public func snapshot() throws -> any StateSnapshot { try live.snapshot() }
     public var syncCount: UInt64 { live.syncCount }
+    public var limits: StateStoreLimits { live.limits }
 
     public func apply(_ batch: WriteBatch, through position: AppliedPosition) throws {
         try state.withLock { state in

@@ -99,6 +99,36 @@ struct EncryptedStoreTests {
         #expect(try store.appliedPosition() == AppliedPosition(index: 9, term: 2))
     }
 
+    @Test("a key and a value of exactly the cluster limits fit under the seal (29 bytes more underneath); one byte past is refused", arguments: states)
+    func clusterLimitsFitUnderTheSeal(backend: String) throws {
+        let dir = TestDirectory("state-limits-\(backend)")
+        defer { dir.remove() }
+        let limits = StateStoreLimits.cluster
+        let key = Array(repeating: UInt8(0xAB), count: limits.maxKeyBytes)
+        let value = Array(repeating: UInt8(0x5C), count: limits.maxValueBytes)
+        let store = try Self.encrypted(backend).openStateStore(StoreOptions(directory: dir.path))
+        defer { try? store.close() }
+        #expect(store.limits == limits)
+        try store.apply(WriteBatch([.put(key: key, value: value)]), through: AppliedPosition(index: 1, term: 1))
+        #expect(try store.get(key) == value)
+        for bad in [WriteBatch([.put(key: key + [0], value: [])]), WriteBatch([.put(key: bytes("v"), value: value + [0])])] {
+            do {
+                try store.apply(bad, through: AppliedPosition(index: 2, term: 1))
+                Issue.record("a write past the cluster limits was accepted")
+            } catch StorageError.invalidArgument {
+            }
+        }
+        try store.checkpoint()
+        let snapshot = try store.snapshot()
+        let pairs = try snapshot.readAll()
+        snapshot.close()
+        #expect(pairs == [KeyValue(key: key, value: value)])
+        var source = ArrayKeyValueSource(pairs)
+        try store.restore(from: &source, position: AppliedPosition(index: 3, term: 1))
+        #expect(try store.scan(.all) == [KeyValue(key: key, value: value)])
+        #expect(try store.appliedPosition() == AppliedPosition(index: 3, term: 1))
+    }
+
     @Test("no file of the store holds a value or payload in the clear; without encryption the same search finds it", arguments: persistent)
     func nothingReadableOnDisk(backend: String) throws {
         for encrypted in [true, false] {

@@ -307,23 +307,95 @@ struct LMDBSpecificTests {
         #expect(!FileSystem.exists(dir.sub("log/data.mdb")), "nothing was written into the foreign directory")
     }
 
-    @Test("keys longer than LMDB allows are refused at apply, not truncated, in both sync modes", arguments: StateSyncMode.allCases)
+    @Test("keys past LMDB's 511 bytes are held through the long-key layout; past the cluster limit refused, in both sync modes", arguments: StateSyncMode.allCases)
     func longKeys(mode: StateSyncMode) throws {
         let dir = TestDirectory("lmdb-long-keys-\(mode)")
         defer { dir.remove() }
         let store = try lmdb.openStateStore(options(dir.path, stateSync: mode))
         defer { try? store.close() }
         var fits = WriteBatch()
-        fits.put(Array(repeating: 0x61, count: 510), bytes("ok"))
+        fits.put(Array(repeating: 0x61, count: 510), bytes("short"))
+        fits.put(Array(repeating: 0x61, count: 511), bytes("long"))
+        fits.put(Array(repeating: 0x61, count: StateStoreLimits.cluster.maxKeyBytes), bytes("longest"))
         try store.apply(fits, through: AppliedPosition(index: 1, term: 1))
         var tooLong = WriteBatch()
         tooLong.put(bytes("fine"), bytes("v"))
-        tooLong.put(Array(repeating: 0x61, count: 511), bytes("no"))
-        #expect(throws: StorageError.self) { try store.apply(tooLong, through: AppliedPosition(index: 2, term: 1)) }
+        tooLong.put(Array(repeating: 0x61, count: StateStoreLimits.cluster.maxKeyBytes + 1), bytes("no"))
+        expectInvalidArgument { try store.apply(tooLong, through: AppliedPosition(index: 2, term: 1)) }
         #expect(try store.get(bytes("fine")) == nil)
-        #expect(try store.get(Array(repeating: 0x61, count: 511)) == nil)
-        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 600))).isEmpty)
-        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 509))).count == 1)
+        #expect(try store.get(Array(repeating: 0x61, count: 511)) == bytes("long"))
+        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 600))).map(\.value) == [bytes("longest")])
+        #expect(try store.scan(KeyRange(from: Array(repeating: 0x61, count: 509))).map(\.value) == [bytes("short"), bytes("long"), bytes("longest")])
+    }
+
+    /// The store under the write-back buffer, each apply committed.
+    func rawStore(_ path: String) throws -> LMDBStateStore {
+        try StoreDirectory.prepare(path, backend: "lmdb", kind: .state, sync: false)
+        return try LMDBStateStore(directory: path, mapSize: LMDBBackend.defaultMapSize, sync: false)
+    }
+
+    @Test("short keys keep their on-disk layout (0x00 ‖ key); long keys live in the trie under 0x01 with the counter at 0x02")
+    func physicalLayout() throws {
+        let dir = TestDirectory("lmdb-layout")
+        defer { dir.remove() }
+        let store = try rawStore(dir.path)
+        defer { try? store.close() }
+        let long = seededBytes(1_200, seed: 3)
+        var batch = WriteBatch()
+        batch.put([], bytes("empty"))
+        batch.put(bytes("a"), bytes("1"))
+        batch.put(Array(repeating: 0x62, count: 510), bytes("2"))
+        batch.put(long, bytes("3"))
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+        let physical = try store.physicalKeys()
+        #expect(physical.filter { $0.first == 0x00 } == [[0x00], [0x00] + bytes("a"), [0x00] + Array(repeating: 0x62, count: 510)])
+        // 1,200 bytes = 501 + 501 + 198: two edges and a leaf, then the counter.
+        let trie = physical.filter { $0.first == 0x01 }
+        #expect(trie.count == 3)
+        #expect(trie.allSatisfy { $0.count <= 511 })
+        #expect(trie.contains([0x01, 0, 0, 0, 0, 0, 0, 0, 0] + long.prefix(501) + [0x01]), "the root's edge for the first chunk")
+        #expect(physical.last == [0x02])
+    }
+
+    @Test("create/delete cycles of long keys leave no trie entry and no counter behind")
+    func longKeyCyclesLeaveNothing() throws {
+        let dir = TestDirectory("lmdb-long-cycles")
+        defer { dir.remove() }
+        let store = try rawStore(dir.path)
+        defer { try? store.close() }
+        var rng = SplitMix64(seed: 23)
+        let keys = StateStoreLimitsConformanceTests.longKeys(seed: 11).filter { $0.count > 510 }
+        var index: UInt64 = 0
+        var short = WriteBatch()
+        short.put(bytes("stays"), bytes("here"))
+        index += 1
+        try store.apply(short, through: AppliedPosition(index: index, term: 1))
+        for cycle in 0..<4 {
+            var order = keys
+            order.shuffle(using: &rng)
+            for chunk in stride(from: 0, to: order.count, by: 40) {
+                var batch = WriteBatch()
+                for key in order[chunk..<min(chunk + 40, order.count)] { batch.put(key, bytes("c\(cycle)")) }
+                index += 1
+                try store.apply(batch, through: AppliedPosition(index: index, term: 1))
+            }
+            #expect(try store.physicalKeys().contains { $0.first == 0x01 })
+            #expect(try store.scan(.all).count == Set(keys).count + 1)
+            order.shuffle(using: &rng)
+            // Delete one key at a time at first, so parents are checked with siblings left; then the rest at once.
+            for key in order.prefix(20) {
+                index += 1
+                try store.apply(WriteBatch([.delete(key: key)]), through: AppliedPosition(index: index, term: 1))
+            }
+            var rest = WriteBatch()
+            for key in order.dropFirst(20) { rest.delete(key) }
+            // Put-then-delete inside one batch leaves nothing either.
+            rest.put(seededBytes(3_000, seed: UInt64(cycle)), bytes("brief"))
+            rest.delete(seededBytes(3_000, seed: UInt64(cycle)))
+            index += 1
+            try store.apply(rest, through: AppliedPosition(index: index, term: 1))
+            #expect(try store.physicalKeys() == [[0x00] + bytes("stays")], "cycle \(cycle)")
+        }
     }
 
     @Test("checkpoint mode: applies commit nothing until a checkpoint, which is one synced commit; close writes the rest")
