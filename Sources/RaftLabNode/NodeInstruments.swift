@@ -119,5 +119,7 @@ final class ApplyTimingStateStore: StateStore {
 
     var syncCount: UInt64 { inner.syncCount }
     var limits: StateStoreLimits { inner.limits }
+    /// Staged snapshot data is sealed as the store underneath seals its own.
+    var stagingSealer: (any StagingSealer)? { inner.stagingSealer }
     func close() throws { try inner.close() }
 }
