@@ -3,7 +3,8 @@ import NoSQL
 
 /// Something the campaign found: a bug until shown otherwise.
 public struct FuzzFinding: Sendable, Codable, Hashable {
-    /// `api-edge` (a 5xx or malformed answer for the client's input), `node-halted`,
+    /// `api-edge` (a 5xx or malformed answer for the client's input), `storage` (a 500
+    /// naming a storage or backend limit: the apply path's class), `node-halted`,
     /// `unavailable` (no answer within the bound), `ordinary-write` (the cluster no
     /// longer takes a plain write), `divergence` (replica digests differ), `stuck`.
     public var category: String

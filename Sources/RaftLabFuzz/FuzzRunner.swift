@@ -251,7 +251,10 @@ public struct FuzzRunner: Sendable {
             run.summary.answersByStatus["\(status / 100)xx", default: 0] += 1
             return nil
         case .finding(let what, let node):
-            let category = what.hasPrefix("no definitive answer") || what.hasPrefix("no node") ? "unavailable" : "api-edge"
+            let category =
+                what.hasPrefix("no definitive answer") || what.hasPrefix("no node") ? "unavailable"
+                : what.hasPrefix("HTTP 500") && (what.contains("storage error") || what.contains("backend allows")) ? "storage"
+                : "api-edge"
             return finding(run, category: category, request: number, node: node, request, what: what)
         }
     }
