@@ -25,6 +25,7 @@
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   Linearizability  a linearizability checker for histories of versioned registers (pure)
 //   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
+//   RaftLabFuzz      the campaign behind `raftlab fuzz`: seeded requests at every limit, restarts, checks
 //   RaftLabCLI       the `raftlab` executable
 //   StorageProbe     a tiny executable the crash tests SIGKILL mid-write
 import PackageDescription
@@ -173,10 +174,16 @@ let package = Package(
             "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient",
         ]),
 
+        // MARK: Fuzz: seeded, structure-aware requests at the API edge of a live cluster
+        .target(name: "RaftLabFuzz", dependencies: [
+            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBackends", "StorageCore", "NoSQL", "DynamoDBAPI", "Raft",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
             "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
-            "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftTCPTransport", "StorageFaults", "EncryptedStorage", "RaftLabTLS",
+            "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftLabFuzz", "RaftTCPTransport", "StorageFaults", "EncryptedStorage", "RaftLabTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -238,6 +245,8 @@ let package = Package(
         ]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        // A short seeded campaign per backend, the generator's determinism, and a checker that can fail.
+        .testTarget(name: "FuzzTests", dependencies: ["RaftLabFuzz", "NoSQL", "DynamoDBAPI"]),
         .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient"]),
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),

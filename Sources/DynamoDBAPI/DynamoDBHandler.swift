@@ -263,9 +263,25 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
             try schema.check(key, limits: service.limits)
         } catch {
             // A key of the wrong type does not match the schema; an empty or too long one is its own error.
-            throw error.code == .keyTooLarge || error.message.contains("empty") ? .validation(error.message) : mismatch
+            if error.code == .keyTooLarge { throw keySizeError(key) }
+            throw error.message.contains("empty") ? .validation(error.message) : mismatch
         }
         return key
+    }
+
+    /// DynamoDB's own words for a key over its size limit (2,048 bytes for
+    /// the partition key, 1,024 for the sort key).
+    func keySizeError(_ key: ItemKey) -> DynamoDBError {
+        Self.keySizeError(key, limits: service.limits)
+    }
+
+    static func keySizeError(_ key: ItemKey, limits: NoSQLLimits) -> DynamoDBError {
+        if key.partition.byteSize > limits.maxPartitionKeyBytes {
+            return .validation(
+                "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of \(limits.maxPartitionKeyBytes) bytes")
+        }
+        return .validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of \(limits.maxSortKeyBytes) bytes")
     }
 
     /// Key types (as declared, or S/N for untyped tables) and sizes.
@@ -276,6 +292,7 @@ public struct DynamoDBHandler<Service: NoSQLService>: Sendable {
             if error.code == .invalidKeyType && !schema.isTyped {
                 throw .validation("The provided key element does not match the schema")
             }
+            if error.code == .keyTooLarge { throw keySizeError(key) }
             throw .validation(error.message)
         }
     }

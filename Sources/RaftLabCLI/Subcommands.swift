@@ -3,7 +3,7 @@ import ArgumentParser
 extension RaftLabCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let all: [any ParsableCommand.Type] = [
-        ServerCommand.self, BenchCommand.self, ReportCommand.self, ChaosCommand.self,
+        ServerCommand.self, BenchCommand.self, ReportCommand.self, ChaosCommand.self, FuzzCommand.self,
     ] + clientCommands + operationCommands + securityCommands
 
     /// Certificates and key rotation (issue 15).

@@ -220,6 +220,33 @@ struct HandlerTests {
         #expect(tooLong.errorName == "ValidationException")
     }
 
+    /// Found by `raftlab fuzz` (any seed probing long keys): the refusal was a
+    /// ValidationException in RaftLab's words; DynamoDB's are the contract.
+    @Test("keys over the size limits are refused in DynamoDB's words")
+    func keySizeLimitsInDynamoDBsWords() async throws {
+        let (handler, _) = try handler()
+        #expect(await Call.run(handler, "CreateTable", Self.createMusic).status == 200)
+        let longPartition = String(repeating: "a", count: 2049)
+        let longSort = String(repeating: "\u{e9}", count: 513)
+        for (operation, body, expected) in [
+            ("PutItem", #"{"TableName":"Music","Item":{"Artist":{"S":"\#(longPartition)"},"SongTitle":{"S":"x"}}}"#,
+             "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes"),
+            ("GetItem", #"{"TableName":"Music","Key":{"Artist":{"S":"\#(longPartition)"},"SongTitle":{"S":"x"}}}"#,
+             "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes"),
+            ("PutItem", #"{"TableName":"Music","Item":{"Artist":{"S":"a"},"SongTitle":{"S":"\#(longSort)"}}}"#,
+             "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"),
+            ("DeleteItem", #"{"TableName":"Music","Key":{"Artist":{"S":"a"},"SongTitle":{"S":"\#(longSort)"}}}"#,
+             "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"),
+        ] {
+            let answer = await Call.run(handler, operation, body)
+            #expect(answer.status == 400 && answer.errorName == "ValidationException", "\(operation): \(answer.json)")
+            #expect(answer.message == expected, "\(operation)")
+        }
+        // At the limits, the same keys are fine.
+        let atLimit = #"{"TableName":"Music","Item":{"Artist":{"S":"\#(String(repeating: "a", count: 2048))"},"SongTitle":{"S":"\#(String(repeating: "\u{e9}", count: 512))"}}}"#
+        #expect(await Call.run(handler, "PutItem", atLimit).status == 200)
+    }
+
     @Test("with access keys, an unsigned request is refused before anything else")
     func authentication() async throws {
         let service = try InMemoryService()
