@@ -207,7 +207,7 @@ let package = Package(
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
-            "RaftLabTLS", "RaftLabHTTPClient",
+            "RaftLabTLS", "RaftLabHTTPClient", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
