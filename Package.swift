@@ -81,7 +81,9 @@ let package = Package(
         ]),
 
         // Encryption at rest over any backend: a wrapper behind the storage seam.
-        .target(name: "EncryptedStorage", dependencies: ["StorageCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "EncryptedStorage", dependencies: [
+            "StorageCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Fault models over any store: power cuts that drop what was never synced.
         .target(name: "StorageFaults", dependencies: ["StorageCore"]),
