@@ -82,7 +82,9 @@ let package = Package(
         ]),
 
         // Encryption at rest over any backend: a wrapper behind the storage seam.
-        .target(name: "EncryptedStorage", dependencies: ["StorageCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "EncryptedStorage", dependencies: [
+            "StorageCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Fault models over any store: power cuts that drop what was never synced.
         .target(name: "StorageFaults", dependencies: ["StorageCore"]),
@@ -215,7 +217,7 @@ let package = Package(
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
-            "RaftLabTLS", "RaftLabHTTPClient",
+            "RaftLabTLS", "RaftLabHTTPClient", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

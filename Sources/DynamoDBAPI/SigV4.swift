@@ -82,6 +82,22 @@ public struct SigV4Verifier: Sendable {
         guard signedHeaders.contains("host") else {
             throw .invalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
         }
+        let expected = Self.signature(
+            request, host: host, signedHeaders: signedHeaders, secret: secret, amzDate: amzDate,
+            scope: (date: date, region: region, service: service))
+        guard Self.constantTimeEqual(expected, parsed.signature.lowercased()) else {
+            throw .invalidSignature(
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+        }
+        return Credential(accessKeyID: keyID, region: region)
+    }
+
+    /// The hex signature of `request` over `signedHeaders` (lowercase names),
+    /// with `host` in place of the Host header when given.
+    static func signature(
+        _ request: SignedRequest, host: String?, signedHeaders: [String], secret: String, amzDate: String,
+        scope: (date: String, region: String, service: String)
+    ) -> String {
         var canonicalHeaders = ""
         for name in signedHeaders {
             let values: [String] = name == "host" ? [host ?? request.values(of: "host").first ?? ""] : request.values(of: name)
@@ -96,17 +112,37 @@ public struct SigV4Verifier: Sendable {
             SHA256.hex(SHA256.hash(request.body)),
         ].joined(separator: "\n")
         let stringToSign = [
-            "AWS4-HMAC-SHA256", amzDate, "\(date)/\(region)/\(service)/aws4_request",
+            "AWS4-HMAC-SHA256", amzDate, "\(scope.date)/\(scope.region)/\(scope.service)/aws4_request",
             SHA256.hex(SHA256.hash(Array(canonicalRequest.utf8))),
         ].joined(separator: "\n")
-        var key = SHA256.hmac(key: Array("AWS4\(secret)".utf8), Array(date.utf8))
-        for part in [region, service, "aws4_request"] { key = SHA256.hmac(key: key, Array(part.utf8)) }
-        let expected = SHA256.hex(SHA256.hmac(key: key, Array(stringToSign.utf8)))
-        guard Self.constantTimeEqual(expected, parsed.signature.lowercased()) else {
-            throw .invalidSignature(
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
-        }
-        return Credential(accessKeyID: keyID, region: region)
+        var key = SHA256.hmac(key: Array("AWS4\(secret)".utf8), Array(scope.date.utf8))
+        for part in [scope.region, scope.service, "aws4_request"] { key = SHA256.hmac(key: key, Array(part.utf8)) }
+        return SHA256.hex(SHA256.hmac(key: key, Array(stringToSign.utf8)))
+    }
+
+    /// Signs `request` as an AWS SDK would (for tests and tools): adds
+    /// `X-Amz-Date` and an `Authorization` header over every header the
+    /// request has (its Host header included, which it must have).
+    public static func sign(
+        _ request: inout SignedRequest, accessKeyID: String, secret: String, region: String = "us-east-1",
+        service: String = "dynamodb", now: Date = Date()
+    ) {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let amzDate = formatter.string(from: now)
+        let date = String(amzDate.prefix(8))
+        request.headers.removeAll { ["x-amz-date", "authorization"].contains($0.name.lowercased()) }
+        request.headers.append((name: "x-amz-date", value: amzDate))
+        let signedHeaders = Set(request.headers.map { $0.name.lowercased() }).sorted()
+        let signature = signature(
+            request, host: nil, signedHeaders: signedHeaders, secret: secret, amzDate: amzDate,
+            scope: (date: date, region: region, service: service))
+        request.headers.append((
+            name: "authorization",
+            value: "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(date)/\(region)/\(service)/aws4_request, "
+                + "SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"))
     }
 
     /// The region a request's credential names, if it has a well-formed

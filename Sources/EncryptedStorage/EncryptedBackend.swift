@@ -1,3 +1,4 @@
+import Logging
 import StorageCore
 
 /// Any backend, opened through encryption at rest: `EncryptedBackend(inner:
@@ -23,10 +24,19 @@ public struct EncryptedBackend: StorageBackend {
 
     public let inner: any StorageBackend
     public let key: EncryptionKey
+    /// How many records each store may seal under `key` (`SealCounter`).
+    public let sealLimits: SealLimits
+    /// Where the warning that a key nears its seal limit goes.
+    public let logger: Logger
 
-    public init(inner: any StorageBackend, key: EncryptionKey) {
+    public init(
+        inner: any StorageBackend, key: EncryptionKey, sealLimits: SealLimits = .standard,
+        logger: Logger = Logger(label: "raftlab.encryption")
+    ) {
         self.inner = inner
         self.key = key
+        self.sealLimits = sealLimits
+        self.logger = logger
     }
 
     public var name: String { inner.name }
@@ -35,22 +45,31 @@ public struct EncryptedBackend: StorageBackend {
     public var isPersistent: Bool { inner.isPersistent }
 
     public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
-        let store = try inner.openLogStore(try prepare(options, kind: .log))
-        return EncryptedLogStore(inner: store, sealer: RecordSealer(key: key), directory: options.directory)
+        let innerOptions = try prepare(options, kind: .log)
+        let sealer = RecordSealer(key: key, counter: try counter(options))
+        let store = try inner.openLogStore(innerOptions)
+        return EncryptedLogStore(inner: store, sealer: sealer, directory: options.directory)
     }
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {
         var innerOptions = try prepare(options, kind: .state)
         innerOptions.stateLimits = Self.innerLimits(options.stateLimits)
+        let sealer = RecordSealer(key: key, counter: try counter(options))
         let store = try inner.openStateStore(innerOptions)
-        return EncryptedStateStore(
-            inner: store, sealer: RecordSealer(key: key), directory: options.directory, limits: options.stateLimits)
+        return EncryptedStateStore(inner: store, sealer: sealer, directory: options.directory, limits: options.stateLimits)
     }
 
     /// What the store underneath must hold so that every pair within
     /// `limits` fits once sealed: keys as they are, values plus the seal.
     static func innerLimits(_ limits: StateStoreLimits) -> StateStoreLimits {
         StateStoreLimits(maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes + RecordSealer.overhead)
+    }
+
+    /// The count of the store's seals under `key`, kept beside its marker
+    /// (`prepare` has checked the marker and made the directory).
+    private func counter(_ options: StoreOptions) throws -> SealCounter {
+        try SealCounter.open(
+            directory: options.directory, key: key, limits: sealLimits, logger: logger, persistent: inner.isPersistent)
     }
 
     public func forgetVolatileData(under directory: String) {
@@ -130,9 +149,13 @@ public struct EncryptedBackend: StorageBackend {
 extension BackendRegistry {
     /// Every backend of this registry, under the same names, opened through
     /// encryption at rest with `key`.
-    public func encrypted(with key: EncryptionKey) throws -> BackendRegistry {
+    public func encrypted(
+        with key: EncryptionKey, sealLimits: SealLimits = .standard, logger: Logger = Logger(label: "raftlab.encryption")
+    ) throws -> BackendRegistry {
         var wrapped = BackendRegistry()
-        for name in names { wrapped.register(EncryptedBackend(inner: try backend(named: name), key: key)) }
+        for name in names {
+            wrapped.register(EncryptedBackend(inner: try backend(named: name), key: key, sealLimits: sealLimits, logger: logger))
+        }
         return wrapped
     }
 }

@@ -58,7 +58,10 @@ final class EncryptedLogStore: LogStore {
     func compact(through index: UInt64, term: UInt64) throws { try inner.compact(through: index, term: term) }
     func hardState() throws -> HardState { try inner.hardState() }
     var syncCount: UInt64 { inner.syncCount }
-    func close() throws { try inner.close() }
+    func close() throws {
+        try inner.close()
+        try sealer.counter?.close()
+    }
 
     private func open(_ entry: LogEntry) throws -> LogEntry {
         var opened = entry

@@ -69,7 +69,10 @@ final class EncryptedStateStore: StateStore {
 
     var stagingSealer: (any StagingSealer)? { StagingRecordSealer(sealer: sealer, directory: directory) }
 
-    func close() throws { try inner.close() }
+    func close() throws {
+        try inner.close()
+        try sealer.counter?.close()
+    }
 
     fileprivate func open(_ value: Bytes, key: Bytes) throws -> Bytes {
         do {

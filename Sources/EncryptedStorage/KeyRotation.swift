@@ -104,6 +104,13 @@ public enum KeyRotation {
         try? FileSystem.removeTree(target)
         try FileSystem.rename(built, to: target)
         try FileSystem.syncDirectory(options.directory)
+        // The copy's seals count against the new key (before the switch, a
+        // crash leaves this file to be removed when the old key opens).
+        let count = SealCounter.filePrefix + new.id
+        if FileSystem.exists(staging + "/" + count) {
+            try FileSystem.rename(staging + "/" + count, to: options.directory + "/" + count)
+        }
+        try FileSystem.syncDirectory(options.directory)
         try FileSystem.syncDirectory(FileSystem.parentDirectory(of: staging))
         // The switch: from here on the store is the new key's.
         try EncryptedBackend.writeMarker(options.directory, backend: backend.name, kind: kind, key: new, sync: true)

@@ -8,8 +8,9 @@ import StorageCore
 /// 29 bytes more than the plaintext. Every record gets a fresh random nonce
 /// (from the system's secure generator), so the same value written twice
 /// seals to different bytes; with random 96-bit nonces a key should seal at
-/// most about 2^32 records (NIST SP 800-38D), which `raftlab rotate-key`
-/// leaves far behind.
+/// most about 2^32 records (NIST SP 800-38D). The store's `SealCounter`
+/// counts every seal durably and refuses (`StorageError.sealLimitReached`,
+/// which says to run `raftlab rotate-key`) at its `SealLimits`.
 ///
 /// The associated data binds a record to where it belongs: a log entry to
 /// its index, term and kind, a state value to its key, a staged piece to its
@@ -23,8 +24,12 @@ struct RecordSealer: Sendable {
     static let overhead = 1 + nonceSize + tagSize
 
     let key: EncryptionKey
+    /// Counts seals under `key`; nil counts nothing (records sealed under a
+    /// key of their own, such as a backup's).
+    let counter: SealCounter?
 
     func seal(_ plaintext: [UInt8], context: [UInt8]) throws -> [UInt8] {
+        try counter?.count()
         let box = try AES.GCM.seal(plaintext, using: key.symmetric, nonce: AES.GCM.Nonce(), authenticating: context)
         var record = [UInt8]()
         record.reserveCapacity(plaintext.count + Self.overhead)

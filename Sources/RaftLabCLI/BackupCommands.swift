@@ -1,4 +1,5 @@
 import ArgumentParser
+import EncryptedStorage
 import Foundation
 import Raft
 import RaftLabBackends
@@ -19,18 +20,35 @@ struct BackupCommand: AsyncParsableCommand {
 
             Restore it with `raftlab restore FILE --config NEW.toml`, on any backend.
 
+            Encryption: when the cluster encrypts at rest ([storage] encryption), the node seals \
+            every pair of the backup (keys and values, AES-256-GCM) under a key derived from its \
+            own encryption key, so the file holds no table name, key or item in the clear; restore \
+            needs that key. Without --key-file the CLI checks such a file's framing, count and \
+            checksum only; with --key-file (the cluster's key) it opens every pair too, and a wrong \
+            key is refused. A backup of a cluster that does not encrypt at rest is written in the \
+            clear, as before.
+
             Example:
               raftlab backup --target-addr localhost:8101 --out backup.rlb
 
             Exit codes: 0 written and verified; 4 the node did not answer or has no leader; 5 the \
-            download did not verify; 73 the file cannot be written.
+            download did not verify; 64 --key-file is unreadable or not the backup's key; 73 the \
+            file cannot be written.
             """)
 
     @Option(help: ArgumentHelp("The node to back up, as host:port.", valueName: "host:port")) var targetAddr = "localhost:8100"
     @Option(help: ArgumentHelp("Where to write the backup.", valueName: "file")) var out: String
     @Option(help: ArgumentHelp("Give up after this many seconds.", valueName: "seconds")) var timeout: Double = 600
+    @Option(
+        name: .customLong("key-file"),
+        help: ArgumentHelp("The cluster's encryption key: open every pair of an encrypted backup to verify it.", valueName: "file"))
+    var keyFile: String?
 
     func run() async throws {
+        let key: EncryptionKey?
+        do { key = try keyFile.map { try EncryptionKey.load(path: $0) } } catch {
+            throw exitWithMessage("backup failed: \(error)", code: 64)
+        }
         let address: HostPort
         do { address = try HostPort(parsing: targetAddr.replacingOccurrences(of: "http://", with: "")) } catch {
             throw ValidationError("--target-addr must be host:port, got \"\(targetAddr)\"")
@@ -50,11 +68,15 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let summary: BackupReader.Summary
         do {
-            summary = try BackupReader.verify(path: partial)
+            summary = try BackupReader.verify(path: partial, key: key)
             try FileSystem.syncFile(partial)
             try FileSystem.rename(partial, to: out)
             try FileSystem.syncDirectory(FileSystem.parentDirectory(of: out))
         } catch let error as BackupError {
+            if case .wrongKey = error {
+                try? FileManager.default.removeItem(atPath: partial)
+                throw exitWithMessage("backup failed: \(error)", code: 64)
+            }
             try? FileManager.default.removeItem(atPath: partial)
             throw exitWithMessage("backup failed: the download does not verify: \(error)", code: 5)
         } catch {
@@ -80,16 +102,26 @@ struct RestoreCommand: AsyncParsableCommand {
             cluster the backup came from. Then start it: `raftlab server --config FILE` (one \
             process) or `--node-id N` per node.
 
+            An encrypted backup (of a cluster that encrypts at rest) is opened with --key-file, or \
+            else with the key of the config's [storage] encryption_key_file; without the right key \
+            it is refused and nothing is written. The new stores are encrypted as --config says. A \
+            backup of an unencrypted cluster needs no key.
+
             Example:
               raftlab restore backup.rlb --config examples/cluster.toml
 
-            Exit codes: 0 restored; 64 bad config; 65 the backup is truncated or corrupted; 73 a \
-            data directory is not empty or cannot be written.
+            Exit codes: 0 restored; 64 bad config or unreadable --key-file; 65 the backup is \
+            truncated or corrupted, or encrypted with another key (or no key given); 73 a data \
+            directory is not empty or cannot be written.
             """)
 
     @Argument(help: "The backup file (from `raftlab backup`).") var file: String
     @Option(help: "The new cluster's TOML config.") var config: String
     @Option(name: .customLong("node-id"), help: "Restore only this node of --config (one host per node).") var nodeID: UInt64?
+    @Option(
+        name: .customLong("key-file"),
+        help: ArgumentHelp("The key an encrypted backup was sealed with (default: the config's encryption_key_file).", valueName: "file"))
+    var keyFile: String?
 
     func run() async throws {
         let cluster: ClusterConfig
@@ -100,8 +132,12 @@ struct RestoreCommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             throw exitWithMessage(error.description, code: 64)
         }
+        let key: EncryptionKey?
+        do { key = try keyFile.map { try EncryptionKey.load(path: $0) } } catch {
+            throw exitWithMessage("restore refused: \(error)", code: 64)
+        }
         do {
-            let summary = try BackupRestore.restore(backup: file, config: cluster, nodes: nodeID.map { [$0] })
+            let summary = try BackupRestore.restore(backup: file, config: cluster, nodes: nodeID.map { [$0] }, backupKey: key)
             print(BackupOutput.describe(summary.backup, file: file))
             print("restored into a new cluster \(String(summary.clusterID, radix: 16)): voters \(summary.voters), log=\(cluster.storage.log) state=\(cluster.storage.state)")
             for (id, directory) in summary.directories.sorted(by: { $0.key < $1.key }) {
@@ -178,8 +214,15 @@ enum BackupOutput {
         let header = summary.header
         var lines = [
             "backup \(file): node \(header.nodeID) of cluster \(String(header.clusterID, radix: 16)) (log=\(header.logBackend) state=\(header.stateBackend)) at index \(header.index), term \(header.term)",
-            "  \(summary.pairs) pairs (\(summary.dataPairs) of tables and items), \(summary.bytes) bytes, crc32c \(String(summary.checksum, radix: 16)), verified",
         ]
+        if summary.contentsChecked {
+            lines.append("  \(summary.pairs) pairs (\(summary.dataPairs) of tables and items), \(summary.bytes) bytes, crc32c \(String(summary.checksum, radix: 16)), verified")
+        } else {
+            lines.append("  \(summary.pairs) pairs, \(summary.bytes) bytes, crc32c \(String(summary.checksum, radix: 16)), framing and checksum verified (contents sealed: give --key-file to open them)")
+        }
+        if let encryption = header.encryption {
+            lines.append("  encrypted: \(encryption.algorithm), sealed under key \(encryption.keyID)")
+        }
         if let configuration = summary.configuration {
             lines.append("  membership: voters \(configuration.voters.sorted()), learners \(configuration.learners.sorted())")
         }

@@ -1,3 +1,4 @@
+import EncryptedStorage
 import Foundation
 import Raft
 import StorageCore
@@ -16,11 +17,14 @@ public struct BackupHeader: Sendable, Hashable {
     /// restores on any backend).
     public var logBackend: String
     public var stateBackend: String
+    /// Set when the pairs are sealed (a backup of a cluster that encrypts at rest).
+    public var encryption: BackupEncryption?
 
     public init(
         index: UInt64, term: UInt64, clusterID: UInt64, nodeID: UInt64, createdUnixMilliseconds: UInt64,
-        logBackend: String, stateBackend: String
+        logBackend: String, stateBackend: String, encryption: BackupEncryption? = nil
     ) {
+        self.encryption = encryption
         self.index = index
         self.term = term
         self.clusterID = clusterID
@@ -29,6 +33,15 @@ public struct BackupHeader: Sendable, Hashable {
         self.logBackend = logBackend
         self.stateBackend = stateBackend
     }
+}
+
+/// How a backup's pairs are sealed: the algorithm, the identity of the
+/// cluster key they are sealed under (never the key) and the salt of the
+/// backup's own key (see `BackupSealer`).
+public struct BackupEncryption: Sendable, Hashable {
+    public var algorithm: String
+    public var keyID: String
+    public var salt: [UInt8]
 }
 
 /// The backup file format: a header, every key/value pair of a state store
@@ -45,11 +58,31 @@ public struct BackupHeader: Sendable, Hashable {
 ///
 /// Integers are big-endian. A file that ends early, or whose checksum or
 /// count does not match, is refused as a whole.
+///
+/// A backup of a cluster that encrypts at rest is format version 2: the
+/// header goes on with `algorithm (4 + n) | key id (4 + n) | salt (4 + n)`,
+/// each pair is `0x02 | sealed length (4) | sealed key and value` and the
+/// trailer is `0x00 | pair count (8) | sealed count length (4) | sealed
+/// count | CRC-32C (4)` (see `BackupSealer`). A backup of an unencrypted
+/// cluster is version 1, as before.
 public enum BackupFormat {
     public static let magic: Bytes = Array("RLBACKUP".utf8)
     public static let version: UInt32 = 1
+    public static let encryptedVersion: UInt32 = 2
     static let pairTag: UInt8 = 0x01
+    static let sealedPairTag: UInt8 = 0x02
     static let endTag: UInt8 = 0x00
+
+    /// The header fields every version has, as bytes (also what a backup's key is derived with).
+    static func headerBody(_ header: BackupHeader) -> Bytes {
+        var body = BinaryWriter(capacity: 128)
+        for value in [header.index, header.term, header.clusterID, header.nodeID, header.createdUnixMilliseconds] {
+            body.write(value)
+        }
+        body.write(lengthPrefixed: Array(header.logBackend.utf8))
+        body.write(lengthPrefixed: Array(header.stateBackend.utf8))
+        return body.bytes
+    }
 }
 
 /// Why a backup file cannot be used.
@@ -60,6 +93,10 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file ends before its trailer: an interrupted download or copy.
     case truncated(path: String, bytes: UInt64)
     case corrupted(path: String, reason: String)
+    /// The backup is encrypted and no key was given.
+    case keyRequired(path: String, keyID: String)
+    /// The backup is encrypted with another key than the one given.
+    case wrongKey(path: String, keyID: String, given: String)
 
     public var description: String {
         switch self {
@@ -69,6 +106,10 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .truncated(path, bytes):
             "backup \(path) is truncated: it ends after \(bytes) bytes, before its trailer (an interrupted download or copy?); refusing it"
         case let .corrupted(path, reason): "backup \(path) is corrupted: \(reason); refusing it"
+        case let .keyRequired(path, keyID):
+            "backup \(path) is encrypted with key \(keyID): give that key (--key-file, or the config's [storage] encryption_key_file)"
+        case let .wrongKey(path, keyID, given):
+            "wrong key for backup \(path): it is encrypted with key \(keyID), but \(given) was given; refusing it"
         }
     }
 }
@@ -78,19 +119,28 @@ public struct BackupEncoder: Sendable {
     private var crc: UInt32 = 0
     public private(set) var pairs: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
+    /// The cluster's key: with one, the pairs are sealed (format version 2).
+    private let key: EncryptionKey?
+    private var sealer: BackupSealer?
 
-    public init() {}
+    public init(key: EncryptionKey? = nil) {
+        self.key = key
+    }
 
-    public mutating func start(_ header: BackupHeader) -> Bytes {
-        var body = BinaryWriter(capacity: 128)
-        for value in [header.index, header.term, header.clusterID, header.nodeID, header.createdUnixMilliseconds] {
-            body.write(value)
+    public mutating func start(_ header: BackupHeader) throws -> Bytes {
+        var body = BinaryWriter(capacity: 192)
+        let base = BackupFormat.headerBody(header)
+        body.write(raw: base)
+        if let key {
+            let sealer = try BackupSealer(key: key, info: base)
+            self.sealer = sealer
+            body.write(lengthPrefixed: Array(EncryptedBackend.algorithm.utf8))
+            body.write(lengthPrefixed: Array(sealer.keyID.utf8))
+            body.write(lengthPrefixed: sealer.salt)
         }
-        body.write(lengthPrefixed: Array(header.logBackend.utf8))
-        body.write(lengthPrefixed: Array(header.stateBackend.utf8))
         var writer = BinaryWriter(capacity: 16 + body.bytes.count)
         writer.write(raw: BackupFormat.magic)
-        writer.write(BackupFormat.version)
+        writer.write(key == nil ? BackupFormat.version : BackupFormat.encryptedVersion)
         writer.write(lengthPrefixed: body.bytes)
         return emit(writer.bytes)
     }
@@ -99,18 +149,24 @@ public struct BackupEncoder: Sendable {
     public mutating func encode(from source: inout some KeyValueSource, maxBytes: Int) throws -> Bytes {
         var writer = BinaryWriter(capacity: min(maxBytes, 1 << 20) + 1024)
         while writer.bytes.count < maxBytes, let pair = try source.next() {
-            writer.write(BackupFormat.pairTag)
-            writer.write(lengthPrefixed: pair.key)
-            writer.write(lengthPrefixed: pair.value)
+            if let sealer {
+                writer.write(BackupFormat.sealedPairTag)
+                writer.write(lengthPrefixed: try sealer.seal(pair, ordinal: pairs))
+            } else {
+                writer.write(BackupFormat.pairTag)
+                writer.write(lengthPrefixed: pair.key)
+                writer.write(lengthPrefixed: pair.value)
+            }
             pairs += 1
         }
         return emit(writer.bytes)
     }
 
-    public mutating func finish() -> Bytes {
-        var writer = BinaryWriter(capacity: 16)
+    public mutating func finish() throws -> Bytes {
+        var writer = BinaryWriter(capacity: 64)
         writer.write(BackupFormat.endTag)
         writer.write(pairs)
+        if let sealer { writer.write(lengthPrefixed: try sealer.sealCount(pairs)) }
         var out = emit(writer.bytes)
         var tail = BinaryWriter(capacity: 4)
         tail.write(crc)
@@ -141,8 +197,17 @@ public final class BackupReader: KeyValueSource {
     private var pairs: UInt64 = 0
     private var finished = false
     public private(set) var checksum: UInt32 = 0
+    /// Opens the pairs of an encrypted backup; nil when it is not encrypted
+    /// or (`structureOnly`) no key was given.
+    private var sealer: BackupSealer?
+    /// Walk an encrypted backup without its key: check its framing, count
+    /// and checksum, return no pairs' contents.
+    private let structureOnly: Bool
 
-    public init(path: String) throws {
+    /// Opens the backup at `path`. An encrypted backup needs `key` (its
+    /// cluster's), unless `structureOnly`; a wrong key is refused here.
+    public init(path: String, key: EncryptionKey? = nil, structureOnly: Bool = false) throws {
+        self.structureOnly = structureOnly
         self.path = path
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw BackupError.unreadable(path: path, reason: FileSystem.exists(path) ? "permission denied" : "no such file")
@@ -152,7 +217,9 @@ public final class BackupReader: KeyValueSource {
         let magic = try read(BackupFormat.magic.count, allowEnd: true)
         guard magic == BackupFormat.magic else { throw BackupError.notABackup(path: path) }
         let version = try readUInt32()
-        guard version == BackupFormat.version else { throw BackupError.unsupportedVersion(path: path, version: version) }
+        guard version == BackupFormat.version || version == BackupFormat.encryptedVersion else {
+            throw BackupError.unsupportedVersion(path: path, version: version)
+        }
         let length = try readUInt32()
         guard length <= 1 << 20 else { throw BackupError.corrupted(path: path, reason: "a header of \(length) bytes") }
         var reader = BinaryReader(try read(Int(length)))
@@ -163,10 +230,31 @@ public final class BackupReader: KeyValueSource {
                 createdUnixMilliseconds: numbers[4],
                 logBackend: String(decoding: try reader.readLengthPrefixed(), as: UTF8.self),
                 stateBackend: String(decoding: try reader.readLengthPrefixed(), as: UTF8.self))
+            if version == BackupFormat.encryptedVersion {
+                header.encryption = BackupEncryption(
+                    algorithm: String(decoding: try reader.readLengthPrefixed(), as: UTF8.self),
+                    keyID: String(decoding: try reader.readLengthPrefixed(), as: UTF8.self),
+                    salt: try reader.readLengthPrefixed())
+            }
         } catch {
             throw BackupError.corrupted(path: path, reason: "an unreadable header")
         }
+        guard let encryption = header.encryption else { return }
+        guard encryption.algorithm == EncryptedBackend.algorithm, encryption.salt.count == BackupSealer.saltSize else {
+            throw BackupError.corrupted(path: path, reason: "an unknown encryption \(encryption.algorithm)")
+        }
+        guard let key else {
+            if structureOnly { return }
+            throw BackupError.keyRequired(path: path, keyID: encryption.keyID)
+        }
+        guard key.id == encryption.keyID else {
+            throw BackupError.wrongKey(path: path, keyID: encryption.keyID, given: key.description)
+        }
+        sealer = try BackupSealer(key: key, salt: encryption.salt, info: BackupFormat.headerBody(header))
     }
+
+    /// Whether the pairs are sealed (a backup of an encrypted cluster).
+    public var isEncrypted: Bool { header.encryption != nil }
 
     deinit { try? handle.close() }
 
@@ -175,13 +263,24 @@ public final class BackupReader: KeyValueSource {
         guard !finished else { return nil }
         let tag = try read(1)[0]
         switch tag {
-        case BackupFormat.pairTag:
+        case BackupFormat.pairTag where !isEncrypted:
             let key = try read(Int(try readUInt32()))
             let value = try read(Int(try readUInt32()))
             pairs += 1
             return KeyValue(key: key, value: value)
+        case BackupFormat.sealedPairTag where isEncrypted:
+            let record = try read(Int(try readUInt32()))
+            defer { pairs += 1 }
+            guard let sealer else { return KeyValue(key: [], value: []) }
+            guard let pair = sealer.open(record, ordinal: pairs) else {
+                throw BackupError.corrupted(
+                    path: path,
+                    reason: "pair \(pairs) does not open with key \(sealer.keyID): it was altered or moved (AES-256-GCM authentication failed)")
+            }
+            return pair
         case BackupFormat.endTag:
             let count = try readUInt64()
+            let sealedCount: Bytes = try isEncrypted ? read(Int(readUInt32())) : []
             let expected = crc
             let stored = try readUInt32()
             guard stored == expected else {
@@ -190,6 +289,9 @@ public final class BackupReader: KeyValueSource {
             }
             guard count == pairs else {
                 throw BackupError.corrupted(path: path, reason: "it holds \(pairs) pairs but the trailer says \(count)")
+            }
+            if let sealer, !sealer.opensCount(sealedCount, count: count) {
+                throw BackupError.corrupted(path: path, reason: "its sealed pair count does not open: the file was cut short or altered")
             }
             if try !read(1, allowEnd: true).isEmpty {
                 throw BackupError.corrupted(path: path, reason: "bytes follow its trailer")
@@ -213,11 +315,22 @@ public final class BackupReader: KeyValueSource {
         public var records: [MemberRecord]
         /// The NoSQL data: pairs outside the engine's and the node's namespaces.
         public var dataPairs: UInt64
+        /// Whether every pair was read (false: an encrypted backup checked
+        /// without its key, so only its framing, count and checksum).
+        public var contentsChecked: Bool = true
     }
 
-    /// Reads the whole file and checks it; throws `BackupError` for anything amiss.
-    public static func verify(path: String) throws -> Summary {
-        let reader = try BackupReader(path: path)
+    /// Reads the whole file and checks it; throws `BackupError` for anything
+    /// amiss. An encrypted backup is opened with `key`; without one, only
+    /// its framing, count and checksum are checked.
+    public static func verify(path: String, key: EncryptionKey? = nil) throws -> Summary {
+        let reader = try BackupReader(path: path, key: key, structureOnly: key == nil)
+        if reader.isEncrypted, key == nil {
+            while try reader.next() != nil {}
+            return Summary(
+                header: reader.header, pairs: reader.pairs, bytes: reader.offset, checksum: reader.checksum,
+                configuration: nil, records: [], dataPairs: 0, contentsChecked: false)
+        }
         var configuration: ClusterConfiguration?
         var records: [MemberRecord] = []
         var data: UInt64 = 0

@@ -1,3 +1,4 @@
+import EncryptedStorage
 import Raft
 import RaftLabBackends
 import StorageCore
@@ -30,12 +31,20 @@ public enum BackupRestore {
         public var directories: [UInt64: String]
     }
 
-    /// Restores `nodes` (every node in `config` when nil) from the backup at `path`.
+    /// Restores `nodes` (every node in `config` when nil) from the backup at
+    /// `path`. An encrypted backup is opened with `backupKey`, or else the
+    /// key of `config`'s `[storage] encryption_key_file`; the new stores are
+    /// encrypted as `config` says (with its key), whatever the backup was.
     public static func restore(
-        backup path: String, config: ClusterConfig, nodes: [UInt64]? = nil, registry: BackendRegistry = .standard
+        backup path: String, config: ClusterConfig, nodes: [UInt64]? = nil, registry: BackendRegistry = .standard,
+        backupKey: EncryptionKey? = nil
     ) throws -> Summary {
         try config.validate(registry: registry)
-        let summary = try BackupReader.verify(path: path)
+        let key = try backupKey ?? config.encryptionKey()
+        let summary = try BackupReader.verify(path: path, key: key)
+        if !summary.contentsChecked {
+            throw BackupError.keyRequired(path: path, keyID: summary.header.encryption?.keyID ?? "unknown")
+        }
         let targets = try (nodes ?? config.nodes.map(\.id)).map { try config.node($0).id }
         for id in targets {
             let directory = config.storage.storageConfig(forNode: id).dataDirectory
@@ -57,9 +66,9 @@ public enum BackupRestore {
         var directories: [UInt64: String] = [:]
         for id in targets {
             let storage = config.storage.storageConfig(forNode: id)
-            let stores = try registry.openStores(storage)
+            let stores = try config.storeRegistry(registry).openStores(storage)
             do {
-                var source = ReplacingSource(reader: try BackupReader(path: path), replacements: replacements)
+                var source = ReplacingSource(reader: try BackupReader(path: path, key: key), replacements: replacements)
                 try stores.state.restore(from: &source, position: position)
                 try stores.log.compact(through: position.index, term: position.term)
                 try stores.log.saveHardState(HardState(term: position.term, votedFor: nil, commit: position.index))

@@ -113,10 +113,16 @@ extension ClusterConfig {
     /// with `[storage] encryption`, every backend of it wrapped in encryption
     /// at rest with the key from `encryption_key_file`.
     public func storeRegistry(_ registry: BackendRegistry) throws -> BackendRegistry {
-        guard let encryption = storage.encryption else { return registry }
+        guard let key = try encryptionKey() else { return registry }
+        return try registry.encrypted(with: key)
+    }
+
+    /// The key of `[storage] encryption_key_file`, nil without encryption.
+    public func encryptionKey() throws -> EncryptionKey? {
+        guard let encryption = storage.encryption else { return nil }
         do {
-            return try registry.encrypted(with: try EncryptionKey.load(path: encryption.keyFile))
-        } catch let error as EncryptionKeyError {
+            return try EncryptionKey.load(path: encryption.keyFile)
+        } catch {
             throw ConfigError.invalid("[storage] \(error.description)")
         }
     }

@@ -1,3 +1,4 @@
+import EncryptedStorage
 import Foundation
 import Logging
 import Raft
@@ -462,6 +463,9 @@ public protocol ClusterAdministration: Sendable {
     /// A consistent snapshot of this node's state that includes every write
     /// acknowledged before the call (after a ReadIndex round), and its header.
     func backupSnapshot() async throws -> (header: BackupHeader, snapshot: any StateSnapshot)
+    /// The key backups are sealed with (the key of the node's stores); nil
+    /// writes them in the clear, as the stores are.
+    var backupKey: EncryptionKey? { get }
 }
 
 extension ClusterNode: ClusterAdministration {

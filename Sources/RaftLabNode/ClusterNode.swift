@@ -1,3 +1,4 @@
+import EncryptedStorage
 import Logging
 import NoSQL
 import Raft
@@ -20,6 +21,9 @@ public final class ClusterNode: NoSQLService {
     public let raft: RaftNode
     public let logStore: any LogStore
     public let stateStore: any StateStore
+    /// The key this node's stores are sealed with, which seals its backups
+    /// too; nil when the cluster does not encrypt at rest.
+    public let backupKey: EncryptionKey?
     /// When this node announced commits and applied entries (replication lag).
     public let timeline: ReplicationTimeline
     let config: ClusterConfig
@@ -83,6 +87,7 @@ public final class ClusterNode: NoSQLService {
         let storage = config.storage.storageConfig(forNode: id)
         // With [storage] encryption, every backend is opened through encryption at rest.
         let stores = try config.storeRegistry(registry).openStores(storage)
+        backupKey = try config.encryptionKey()
         let timeline = ReplicationTimeline()
         self.timeline = timeline
         logStore = stores.log

@@ -30,11 +30,11 @@ struct ClusterRoutes: Sendable {
     let forwarder: LeaderForwarder
     let probe: SimpleHTTPClient
 
-    init(admin: any ClusterAdministration, service: any NoSQLService) {
+    init(admin: any ClusterAdministration, service: any NoSQLService, proof: MemberProof) {
         self.admin = admin
         self.service = service
         // Adding a voter waits for it to catch up: give forwarded changes time.
-        forwarder = LeaderForwarder(client: SimpleHTTPClient(userAgent: "raftlab-forwarder"), timeout: .seconds(180))
+        forwarder = LeaderForwarder(client: SimpleHTTPClient(userAgent: "raftlab-forwarder"), timeout: .seconds(180), proof: proof)
         probe = SimpleHTTPClient(userAgent: "raftlab-probe")
     }
 
@@ -162,15 +162,15 @@ struct ClusterRoutes: Sendable {
             ],
             body: ResponseBody { writer in
                 defer { box.snapshot.close() }
-                var encoder = BackupEncoder()
-                try await writer.write(ByteBuffer(bytes: encoder.start(header)))
+                var encoder = BackupEncoder(key: admin.backupKey)
+                try await writer.write(ByteBuffer(bytes: try encoder.start(header)))
                 var source = box.source
                 while true {
                     let chunk = try encoder.encode(from: &source, maxBytes: 1 << 20)
                     if chunk.isEmpty { break }
                     try await writer.write(ByteBuffer(bytes: chunk))
                 }
-                try await writer.write(ByteBuffer(bytes: encoder.finish()))
+                try await writer.write(ByteBuffer(bytes: try encoder.finish()))
                 try await writer.finish(nil)
             })
     }
@@ -182,7 +182,7 @@ struct ClusterRoutes: Sendable {
         do {
             return try await body()
         } catch NodeError.notLeader(let leaderID, let address) {
-            guard !LeaderForwarder.isForwarded(request) else {
+            guard !forwarder.isForwarded(request, body: bytes) else {
                 throw NodeError.notLeader(leaderID: leaderID, leaderHTTPAddress: address)
             }
             return try await forwarder.forward(request, body: bytes, to: address, leaderID: leaderID)

@@ -1,5 +1,6 @@
 import DynamoDBAPI
 import HTTPTypes
+import Logging
 import Hummingbird
 import NIOCore
 import RaftLabHTTPClient
@@ -12,7 +13,9 @@ import RaftLabNode
 ///
 /// A relayed request carries every header the client sent, and
 /// `X-RaftLab-Signed-Host` with the Host the client addressed, so the
-/// leader checks the client's own signature.
+/// leader checks the client's own signature. The leader honours that header
+/// only from a member (`MemberProof`): a client that sends it is checked
+/// against the Host it addressed, like any client.
 struct DynamoDBRoutes<Service: NoSQLService>: Sendable {
     static var signedHostHeader: HTTPField.Name { HTTPField.Name("X-RaftLab-Signed-Host")! }
 
@@ -21,10 +24,10 @@ struct DynamoDBRoutes<Service: NoSQLService>: Sendable {
 
 
     func register(on router: Router<BasicRequestContext>) {
-        router.post("/") { request, _ in await handle(request) }
+        router.post("/") { request, context in await handle(request, logger: context.logger) }
     }
 
-    func handle(_ request: Request) async -> Response {
+    func handle(_ request: Request, logger: Logger? = nil) async -> Response {
         let limit = DynamoDBHandler<Service>.maxRequestBytes
         let body: [UInt8]
         do {
@@ -36,20 +39,22 @@ struct DynamoDBRoutes<Service: NoSQLService>: Sendable {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         let host = request.head.authority ?? ""
         headers.append((name: "host", value: host))
-        let isForwarded = LeaderForwarder.isForwarded(request)
+        let claimedHost = request.headers[Self.signedHostHeader]
+        let isForwarded = forwarder.proof.isMemberRelay(request, body: body, signedHost: claimedHost, logger: logger)
         let signed = SignedRequest(
             method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: body)
         let dynamoRequest = DynamoDBRequest(
-            http: signed, signedHost: isForwarded ? request.headers[Self.signedHostHeader] : nil, isForwarded: isForwarded)
+            http: signed, signedHost: isForwarded ? claimedHost : nil, isForwarded: isForwarded)
         switch await handler.handle(dynamoRequest) {
         case .response(let response):
             return Self.response(response)
         case let .forward(leaderID, address):
-            var relayed = headers.filter { !RelayedHeaders.hopByHop.contains($0.name) && $0.name != Self.signedHostHeader.canonicalName }
+            let memberOnly = [Self.signedHostHeader, LeaderForwarder.header, MemberProof.header].map(\.canonicalName)
+            var relayed = headers.filter { !RelayedHeaders.hopByHop.contains($0.name) && !memberOnly.contains($0.name) }
                 .map { ($0.name, $0.value) }
             relayed.append((Self.signedHostHeader.rawName, host))
             do {
-                let answer = try await forwarder.relay(request, headers: relayed, body: body, to: address)
+                let answer = try await forwarder.relay(request, headers: relayed, body: body, signedHost: host, to: address)
                 var fields = HTTPFields()
                 for (name, value) in answer.headers where RelayedHeaders.answer.contains(name.lowercased()) {
                     if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }

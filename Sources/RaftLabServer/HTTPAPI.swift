@@ -32,6 +32,10 @@ public struct HTTPAPIOptions: Sendable {
     /// cluster's CA); nil for plain HTTP.
     public var clientTLS: NIOSSLContext?
 
+    /// What proves a relayed request came from a member: derived from the
+    /// credentials above, which every member of a cluster shares.
+    public var memberProof: MemberProof { MemberProof(auth: auth, accessKeys: accessKeys) }
+
     /// "https" when the API is served over TLS.
     public var scheme: String { tls == nil ? "http" : "https" }
     /// Access keys the DynamoDB API requires Signature Version 4 with
@@ -111,7 +115,8 @@ public func makeRouter<Service: NoSQLService>(
     DynamoDBRoutes(
         handler: DynamoDBHandler(service: service, accessKeys: options.accessKeys),
         forwarder: LeaderForwarder(
-            client: SimpleHTTPClient(userAgent: "raftlab-forwarder", tlsContext: options.clientTLS), timeout: options.forwardTimeout)
+            client: SimpleHTTPClient(userAgent: "raftlab-forwarder", tlsContext: options.clientTLS), timeout: options.forwardTimeout,
+            proof: options.memberProof)
     ).register(on: router)
     ChaosRoutes(service: service, faults: options.networkFaults, powerCut: options.powerCut).register(on: router)
     return router
@@ -176,7 +181,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
             options.forwardWritesToLeader
             ? LeaderForwarder(
                 client: SimpleHTTPClient(userAgent: "raftlab-forwarder", tlsContext: options.clientTLS),
-                timeout: options.forwardTimeout) : nil
+                timeout: options.forwardTimeout, proof: options.memberProof) : nil
     }
 
     var maxBodyBytes: Int {
@@ -198,7 +203,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
         }
         router.get("/tables/{table}/query") { request, context in try await query(request, table(context)) }
         if let admin = service as? any ClusterAdministration {
-            ClusterRoutes(admin: admin, service: service).register(on: router)
+            ClusterRoutes(admin: admin, service: service, proof: options.memberProof).register(on: router)
         }
     }
 
@@ -342,7 +347,7 @@ struct NoSQLRoutes<Service: NoSQLService>: Sendable {
                 try await service.write(command, idempotencyKey: idempotencyKey, keyIssuedAt: keyIssuedAt))
             return jsonResponse(json, status: status)
         } catch NodeError.notLeader(let leaderID, let address) {
-            guard let forwarder, !LeaderForwarder.isForwarded(request) else {
+            guard let forwarder, !forwarder.isForwarded(request, body: body) else {
                 throw NodeError.notLeader(leaderID: leaderID, leaderHTTPAddress: address)
             }
             return try await forwarder.forward(request, body: body, to: address, leaderID: leaderID)

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Logging
 import Hummingbird
 import NIOCore
 import RaftLabHTTPClient
@@ -7,9 +8,10 @@ import RaftLabNode
 /// Relays a write a follower received to the leader and the leader's answer
 /// back, for `HTTPAPIOptions.forwardWritesToLeader` and for every DynamoDB
 /// API request that needs the leader. The forwarded request carries
-/// `X-RaftLab-Forwarded`; a node never forwards such a request again (it
-/// redirects or answers "unavailable" instead), so two nodes that disagree
-/// on the leader cannot bounce a request between them.
+/// `X-RaftLab-Forwarded` and a `MemberProof`; a node never forwards such a
+/// request again (it redirects or answers "unavailable" instead), so two
+/// nodes that disagree on the leader cannot bounce a request between them.
+/// The header counts only with a valid proof: a client cannot claim it.
 struct LeaderForwarder: Sendable {
     static let header = HTTPField.Name("X-RaftLab-Forwarded")!
     /// The client's key for an exactly-once write (the IETF draft's header
@@ -20,22 +22,29 @@ struct LeaderForwarder: Sendable {
 
     let client: SimpleHTTPClient
     let timeout: Duration
+    /// Vouches for the member-only headers of what this node relays.
+    let proof: MemberProof
 
     /// Headers of the leader's answer that the client needs.
     private static let relayedHeaders = ["content-type", "location", "retry-after"]
 
-    static func isForwarded(_ request: Request) -> Bool {
-        request.headers[header] != nil
+    /// Whether `request` was forwarded by a member (it says so and proves it).
+    func isForwarded(_ request: Request, body: [UInt8], logger: Logger? = nil) -> Bool {
+        proof.isMemberRelay(request, body: body, signedHost: nil, logger: logger)
     }
 
     /// Sends `request` (method, path and query, `headers` and `body`) to the
-    /// leader, marked as forwarded, and returns its answer whatever the status.
-    func relay(_ request: Request, headers: [(String, String)], body: [UInt8], to address: HostPort) async throws
-        -> SimpleHTTPResponse
-    {
+    /// leader, marked as forwarded with this member's proof (covering
+    /// `signedHost`, sent by the caller as `X-RaftLab-Signed-Host`), and
+    /// returns its answer whatever the status.
+    func relay(
+        _ request: Request, headers: [(String, String)], body: [UInt8], signedHost: String? = nil, to address: HostPort
+    ) async throws -> SimpleHTTPResponse {
+        let target = request.uri.string
+        let proofValue = proof.proof(method: request.method.rawValue, target: target, signedHost: signedHost, body: body)
         let relayed = SimpleHTTPRequest(
-            method: request.method.rawValue, path: request.uri.string, headers: [(Self.header.rawName, "1")] + headers,
-            body: body)
+            method: request.method.rawValue, path: target,
+            headers: [(Self.header.rawName, "1"), (MemberProof.header.rawName, proofValue)] + headers, body: body)
         return try await client.execute(relayed, to: address, timeout: timeout)
     }
 

@@ -27,6 +27,10 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The backend does not provide this kind of store; `providers` are the
     /// registered backends that do.
     case unsupportedStore(backend: String, kind: StoreKind, providers: [String])
+    /// The store's encryption key has sealed as many records as it safely
+    /// may (random 96-bit nonces: about 2^32); it seals no more until the
+    /// store is re-encrypted with a new key.
+    case sealLimitReached(directory: String, keyID: String, seals: UInt64, limit: UInt64)
     /// The store was closed.
     case closed
 
@@ -57,6 +61,10 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .unsupportedStore(backend, kind, providers):
             "backend '\(backend)' cannot be a \(kind) store"
                 + (providers.isEmpty ? "" : "; backends that can: \(providers.joined(separator: ", "))")
+        case let .sealLimitReached(directory, keyID, seals, limit):
+            "refusing to seal more records in \(directory): encryption key \(keyID) has sealed \(seals) records, "
+                + "its limit is \(limit) (random 96-bit nonces, NIST SP 800-38D); stop the node and run "
+                + "`raftlab rotate-key --new-key-file NEW`, then point encryption_key_file at NEW"
         case .closed:
             "the store is closed"
         }

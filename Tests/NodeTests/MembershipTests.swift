@@ -206,14 +206,14 @@ struct BackupTests {
         let (header, snapshot) = try await node.backupSnapshot()
         defer { snapshot.close() }
         var encoder = BackupEncoder()
-        var bytes = encoder.start(header)
+        var bytes = try encoder.start(header)
         var source = Source(snapshot: snapshot)
         while true {
             let chunk = try encoder.encode(from: &source, maxBytes: 1000)
             if chunk.isEmpty { break }
             bytes += chunk
         }
-        bytes += encoder.finish()
+        bytes += try encoder.finish()
         try FileSystem.writeFile(path, bytes, sync: false)
     }
 

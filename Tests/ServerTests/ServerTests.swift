@@ -360,10 +360,17 @@ struct LeadershipTests {
                 #expect(put["version"]?.int == 2)
                 try await client.expectError(
                     .put, "/tables/Music/items?expected_version=0", Demo.letItBe, status: 409, code: "version_conflict")
-                // A request already forwarded once is redirected, never forwarded again.
+                // A request a member already forwarded once is redirected, never forwarded again.
+                let proof = HTTPAPIOptions().memberProof.proof(
+                    method: "PUT", target: "/tables/Music/items", signedHost: nil, body: Array(Demo.letItBe.utf8))
                 let again = try await client.send(
-                    .put, "/tables/Music/items", Demo.letItBe, headers: [HTTPField.Name("X-RaftLab-Forwarded")!: "1"])
+                    .put, "/tables/Music/items", Demo.letItBe,
+                    headers: [HTTPField.Name("X-RaftLab-Forwarded")!: "1", HTTPField.Name("X-RaftLab-Member-Proof")!: proof])
                 #expect(again.status == .temporaryRedirect)
+                // A client cannot claim it: without the member's proof the header is ignored and the write forwarded.
+                let claimed = try await client.send(
+                    .put, "/tables/Music/items", Demo.letItBe, headers: [HTTPField.Name("X-RaftLab-Forwarded")!: "1"])
+                #expect(claimed.status == .ok)
             }
             #expect(follower.writes == 0)
         }
