@@ -64,7 +64,12 @@ struct APIClient: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var headers: [(String, String)] = body.isEmpty ? [] : [("Content-Type", "application/json")]
-        if method != "GET" { headers.append(("Idempotency-Key", UUID().uuidString)) }
+        if method != "GET" {
+            // One key per command, with when it was first sent: a retry the
+            // cluster no longer remembers is refused, never applied twice.
+            headers.append(("Idempotency-Key", UUID().uuidString))
+            headers.append(("Idempotency-Key-Time", String(UInt64(Date().timeIntervalSince1970 * 1000))))
+        }
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var request = SimpleHTTPRequest(method: method, path: path + Self.queryString(query), headers: headers, body: body)
         let originalPath = request.path
