@@ -161,6 +161,36 @@ struct ExactlyOnceTests {
         #expect(item.version == 2 && item.previous == nil)
     }
 
+    /// The review's case, fixed: the first release read a retried key from
+    /// the store as it was before the batch while the batch itself had
+    /// expired it, so one batch skipped the retry and two batches applied it.
+    @Test("an expiry and a late retry leave one state in one batch or in two")
+    func expiryAndRetryInOneBatch() throws {
+        let machine = NoSQLRaftMachine(machine: NoSQLStateMachine(limits: .default))
+        let t0: UInt64 = 1_800_000_000_000
+        let later = t0 + WriteSessions.defaultWindowMilliseconds + 1_000
+        let put = NoSQLCommand.putItem(table: "tbl", item: ["k": .string("a")], expectedVersion: nil)
+        var states: [[KeyValue]] = []
+        for oneBatch in [true, false] {
+            let store = try SessionsFixture.store()
+            defer { try? store.close() }
+            _ = try CommittedEntryApplier.apply(
+                [try SessionsFixture.entry(1, stamp: t0, key: nil, SessionsFixture.create),
+                 try SessionsFixture.entry(2, stamp: t0, key: "K", put)], machine: machine, store: store)
+            let tail = [
+                try SessionsFixture.entry(3, stamp: later, key: nil, SessionsFixture.noop),
+                try SessionsFixture.entry(4, stamp: later, key: "K", put),
+            ]
+            if oneBatch {
+                _ = try CommittedEntryApplier.apply(tail, machine: machine, store: store)
+            } else {
+                for entry in tail { _ = try CommittedEntryApplier.apply([entry], machine: machine, store: store) }
+            }
+            states.append(try store.scan(.all))
+        }
+        #expect(states[0] == states[1], "one batch and two batches of the same log left different states")
+    }
+
     /// The property the runtime relies on: a node's state after an entry
     /// depends on the log alone. One seeded log of writes, keyed writes,
     /// retries, reused keys, transactions, deletes, member records, broken
