@@ -42,7 +42,7 @@ struct ServerCommand: AsyncParsableCommand {
             Ctrl-C or SIGTERM shuts down cleanly: in-flight requests are answered, then the stores \
             are flushed and closed.
 
-            Security (see README, "Security"): [tls] turns on mutual TLS between nodes and HTTPS for \
+            Security (see docs/security.md): [tls] turns on mutual TLS between nodes and HTTPS for \
             clients (certificates from `raftlab certs init`; SIGHUP reloads them without a restart), \
             [[auth.tokens]] requires bearer tokens with roles, and [storage] encryption = "aes-256-gcm" \
             encrypts the stores at rest (examples/cluster-3proc-tls.toml).

@@ -154,7 +154,7 @@ struct EncryptedStoreTests {
             let found = filesContaining(Self.secret, under: dir.path)
             if encrypted {
                 #expect(found.isEmpty, "\(backend): \(found) hold the value in the clear")
-                // The keys stay readable, as README says: ordered scans need them.
+                // The keys stay readable, as docs/security.md says: ordered scans need them.
                 #expect(!filesContaining(bytes("item-1"), under: dir.sub("state")).isEmpty || backend == "flatfile" || !Self.provides(backend, .state))
             } else {
                 #expect(!found.isEmpty, "\(backend) without encryption: the search must find the value (or it proves nothing)")
