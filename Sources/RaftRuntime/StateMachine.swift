@@ -9,6 +9,16 @@ import StorageCore
 /// atomic step. `store` shows the state before the batch: a command that
 /// reads a key written earlier in the same batch must look in `batch` too.
 /// Return one result per entry, in order; the proposer of each entry receives it.
+///
+/// # Results, not errors, for what an entry's content causes
+/// Everything an entry can cause by its content — bytes that do not decode,
+/// a command the machine refuses, writes past the store's limits — must be
+/// that entry's result, computed the same on every replica: a committed
+/// entry can never be taken back, so an entry that made `apply` throw would
+/// fail on every node and at every restart. Throw only when the environment
+/// fails (the store cannot be read, a record is corrupted): the runtime then
+/// keeps the batch, stalls, and retries it until the store recovers
+/// (`NodeStall`); nothing of a failed batch is written.
 public protocol StateMachine: Sendable {
     func apply(_ entries: [LogEntry], to batch: inout WriteBatch, reading store: any StateStore) throws -> [[UInt8]]
 }

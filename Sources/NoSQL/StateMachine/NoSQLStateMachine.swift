@@ -29,8 +29,10 @@ import StorageCore
 /// # Errors
 /// Client mistakes become `.failure` results and write nothing. `apply`
 /// throws only when the store itself fails or holds a corrupted record; the
-/// node must then not commit the batch (the whole batch is retried or the
-/// node stops), because a partial batch would diverge from other nodes.
+/// node must then not commit the batch (the runtime retries the whole batch
+/// until the store recovers), because a partial batch would diverge from
+/// other nodes. A command whose writes would exceed `StateStoreLimits.cluster`
+/// fails as `item_too_large` and writes nothing, the same on every engine.
 public struct NoSQLStateMachine: Sendable {
     public let limits: NoSQLLimits
 
