@@ -173,7 +173,7 @@ let package = Package(
         // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
         .target(name: "Linearizability"),
         .target(name: "RaftLabChaos", dependencies: [
-            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient",
+            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient", "Raft",
         ]),
 
         // MARK: Fuzz: seeded, structure-aware requests at the API edge of a live cluster
@@ -253,7 +253,7 @@ let package = Package(
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [
-            "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport",
+            "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport", "Raft",
         ]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",

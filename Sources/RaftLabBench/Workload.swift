@@ -1,3 +1,4 @@
+import Raft
 import Synchronization
 
 #if canImport(Glibc)
@@ -174,25 +175,8 @@ public struct Workload: Sendable {
     }
 }
 
-/// SplitMix64: tiny, fast, and good enough to drive workloads reproducibly.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func nextUnitDouble() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
-    }
-}
+/// The workloads' seeded generator: the project's one SplitMix64.
+public typealias SeededRandom = SplitMix64
 
 /// The zipfian generator of Gray et al., "Quickly generating billion-record
 /// synthetic databases" (SIGMOD 1994), as YCSB uses it: O(1) per draw after an

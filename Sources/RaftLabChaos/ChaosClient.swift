@@ -1,3 +1,4 @@
+import Raft
 import Linearizability
 import Synchronization
 
@@ -9,18 +10,10 @@ final class LeaderHint: Sendable {
     func set(_ id: UInt64?) { value.withLock { $0 = id } }
 }
 
-/// A seeded generator (SplitMix64): a run's choices replay from its seed.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The chaos run's seeded generator: the project's one SplitMix64 (this run
+/// once had a copy of its own with a mistyped constant), so a run's choices
+/// replay from its seed.
+typealias SeededGenerator = SplitMix64
 
 /// One client of the load: a loop of operations on a few shared keys, each
 /// recorded from invocation to final answer.

@@ -1,3 +1,4 @@
+import Raft
 import DynamoDBAPI
 import Foundation
 import NoSQL
@@ -89,15 +90,5 @@ struct DecoderFuzzTests {
     }
 }
 
-/// A small deterministic generator so that fuzz rounds replay exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Fuzz rounds replay exactly from the project's one seeded generator.
+typealias SplitMix64 = Raft.SplitMix64
