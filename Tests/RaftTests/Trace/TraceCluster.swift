@@ -109,6 +109,9 @@ final class TraceCluster {
         let id = try c.node(at: 0)
         let core = try live(id)
         guard core.role != .leader else { throw TraceError("node \(id) is already the leader") }
+        // A pre-candidate that times out again changes neither role nor term:
+        // there is nothing to stop at, so let `tick` show it.
+        guard core.role != .preCandidate else { throw TraceError("node \(id) is already pre-campaigning; use tick") }
         let before = softState(id)
         let limit = 2 * core.config.electionTick + 1
         for n in 1...limit {
