@@ -258,7 +258,10 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",
             "TestUtilities", .product(name: "Logging", package: "swift-log"),
-        ]),
+        ],
+        // Trace scenarios: read (and, in rewrite mode, written) in place through
+        // #filePath, not bundled; excluded so SwiftPM does not warn about them.
+        exclude: ["testdata"]),
 
         // MARK: Benchmarks (swift package benchmark)
         .executableTarget(
