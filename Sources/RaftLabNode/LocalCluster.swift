@@ -228,7 +228,11 @@ struct LocalMigrationDriver: MigrationDriver {
     }
 
     func promote(_ id: UInt64) async throws {
-        _ = try await onLeader { try await $0.promoteMember(id) }
+        _ = try await onLeader { leader in
+            // A voter already (an earlier attempt whose outcome was unknown): done.
+            if await leader.membership().member(id)?.isVoter == true { return await leader.membership() }
+            return try await leader.promoteMember(id)
+        }
     }
 
     func transferLeadership(to id: UInt64) async throws {

@@ -139,6 +139,7 @@ struct ItemValidationTests {
             .invalidArgument: ("invalid_argument", 400), .invalidCommand: ("invalid_command", 400),
             .invalidExpression: ("invalid_expression", 400), .invalidUpdate: ("invalid_update", 400),
             .conditionalCheckFailed: ("conditional_check_failed", 409), .transactionCanceled: ("transaction_canceled", 409),
+            .idempotencyKeyMismatch: ("idempotency_key_mismatch", 409), .idempotencyKeyExpired: ("idempotency_key_expired", 409),
         ]
         #expect(Set(expected.keys) == Set(NoSQLError.Code.allCases))
         for (code, (name, status)) in expected {
