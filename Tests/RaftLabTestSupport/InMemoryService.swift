@@ -24,6 +24,8 @@ public final class InMemoryService: NoSQLService {
         case broken
         /// Reads and writes throw a `StorageError`.
         case diskFailing
+        /// Writes and strong reads throw `unavailable`, as a node whose disk is full does.
+        case stalled
     }
 
     struct State {
@@ -70,6 +72,7 @@ public final class InMemoryService: NoSQLService {
             case .shuttingDown: throw NodeError.shuttingDown
             case .broken: throw NodeError.internal("the disk caught fire")
             case .diskFailing: throw StorageError.io(operation: "fsync", path: "/data/state", errno: 5)
+            case .stalled: throw NodeError.unavailable("log writes are stalled at index 7 (No space left on device); retrying")
             }
             _ = try machine.prepare(command, checkingAgainst: store)
             state.writes += 1
@@ -90,6 +93,7 @@ public final class InMemoryService: NoSQLService {
         case (.broken, _): throw NodeError.internal("the disk caught fire")
         case (.diskFailing, _): throw StorageError.io(operation: "read", path: "/data/state", errno: 5)
         case (.leaderless, .strong): throw NodeError.noLeader
+        case (.stalled, .strong): throw NodeError.unavailable("log writes are stalled at index 7 (No space left on device); retrying")
         case let (.follower(id, address), .strong): throw NodeError.notLeader(leaderID: id, leaderHTTPAddress: address)
         default: return try body(machine, store)
         }

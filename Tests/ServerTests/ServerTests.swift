@@ -245,7 +245,7 @@ struct ErrorCodeTests {
         }
     }
 
-    @Test("node failures: internal 500, storage errors 500, shutting_down 503, outcome_unknown 504; the Idempotency-Key reaches the node")
+    @Test("node failures: internal 500, storage errors 500, shutting_down 503, node_unavailable 503, outcome_unknown 504; the Idempotency-Key reaches the node")
     func nodeFailures() async throws {
         let service = try await musicService()
         try await withAPI(service) { client in
@@ -258,6 +258,11 @@ struct ErrorCodeTests {
             #expect(try storage.json()["message"]?.stringValue?.contains("storage error") == true)
             service.mode = .shuttingDown
             try await client.expectError(.get, get, status: 503, code: "shutting_down")
+            // A node whose disk is full takes no writes: 503 that names why, with Retry-After.
+            service.mode = .stalled
+            let stalled = try await client.expectError(.put, "/tables/Music/items", Demo.bohemian, status: 503, code: "node_unavailable")
+            #expect(stalled.headers[.retryAfter] == "1")
+            #expect(try stalled.json()["message"]?.stringValue?.contains("No space left on device") == true)
             service.mode = .timingOut
             let unknown = try await client.expectError(.put, "/tables/Music/items", Demo.bohemian, status: 504, code: "outcome_unknown")
             #expect(try unknown.json()["message"]?.stringValue?.contains("Idempotency-Key") == true)
