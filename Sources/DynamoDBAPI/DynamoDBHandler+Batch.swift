@@ -160,10 +160,10 @@ extension DynamoDBHandler {
                 throw DynamoDBError.validation(
                     "1 validation error detected: Value '\(token)' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36")
             }
-            var request = input.object
-            request = (try? JSONObject(request.members.filter { $0.key != "ClientRequestToken" }.map { ($0.key, $0.value) })) ?? request
-            let digest = SHA256.hex(SHA256.hash(JSONValue.object(request).canonicalBytes)).prefix(32)
-            idempotencyKey = "dynamodb-transaction:\(token):\(digest)"
+            // The token alone names the request: the node records a digest of
+            // the transaction with it, so the same token with other writes is
+            // refused (IdempotentParameterMismatchException), as in DynamoDB.
+            idempotencyKey = "dynamodb-transaction:\(token)"
         }
         _ = try await write(.transactWrite(writes), idempotencyKey: idempotencyKey)
         return Self.object([])

@@ -501,6 +501,12 @@ def transactions_are_atomic_with_reasons():
                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
     got = client().get_item(TableName=name, Key={"pk": {"S": "visits"}}, ConsistentRead=True)["Item"]
     assert got["n"] == {"N": "1"}, got
+    # The same token with another request is refused, as DynamoDB does, and changes nothing.
+    error("IdempotentParameterMismatchException", client().transact_write_items, ClientRequestToken=token, TransactItems=[
+        {"Update": {"TableName": name, "Key": {"pk": {"S": "visits"}}, "UpdateExpression": "ADD n :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}}])
+    got = client().get_item(TableName=name, Key={"pk": {"S": "visits"}}, ConsistentRead=True)["Item"]
+    assert got["n"] == {"N": "1"}, got
     error("ValidationException", client().transact_write_items, TransactItems=[
         {"Delete": {"TableName": name, "Key": {"pk": {"S": "acct-1"}}}},
         {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "acct-1"}}, "ConditionExpression": "attribute_exists(pk)"}}])
