@@ -21,7 +21,7 @@
 //   RaftLabHTTPClient a small HTTP/1.1 client (SwiftNIO) for the CLI, the forwarder and the bench
 //   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
-//   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
+//   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts (JSON values: NoSQL's)
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   Linearizability  a linearizability checker for histories of versioned registers (pure)
 //   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
@@ -159,8 +159,9 @@ let package = Package(
         ]),
 
         // MARK: Reports: report.json, Markdown, CSV, SVG charts, machine floors
+        // Config values are NoSQL's JSONValue, the project's one JSON type.
         .target(name: "RaftLabReport", dependencies: [
-            "StorageCore",
+            "StorageCore", "NoSQL",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
@@ -245,11 +246,11 @@ let package = Package(
             "StorageCore", "Raft", "RaftRuntime", "NoSQL", "TestUtilities",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
+        .testTarget(name: "ReportTests", dependencies: ["RaftLabReport", "NoSQL"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         // A short seeded campaign per backend, the generator's determinism, and a checker that can fail.
         .testTarget(name: "FuzzTests", dependencies: ["RaftLabFuzz", "NoSQL", "DynamoDBAPI"]),
-        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient", "NoSQL"]),
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [

@@ -21,7 +21,7 @@ protocol BenchNode: Sendable {
     /// again: a retry after an unknown outcome passes the same key.
     func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64
     /// Reads one item's current content from this node's state (nil if absent).
-    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue?
+    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue?
     /// Reads up to `limit` items of one partition in key order; returns how many there were.
     func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int
     func status() async throws -> NodeStatus
@@ -116,7 +116,7 @@ extension ClusterNode: BenchNode {
         try await write(command, idempotencyKey: idempotencyKey).index
     }
 
-    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue? {
+    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? {
         try await read(consistency) { machine, store in try? machine.getItem(table: table, key: key, in: store).item }
     }
 

@@ -406,12 +406,12 @@ public struct BenchRunner: Sendable {
         return result
     }
 
-    private var effectiveConfig: RaftLabReport.JSONObject {
+    private var effectiveConfig: ReportConfig {
         var entries = options.effective
         if !SyncObserver.isActive {
             entries.append(("syncs_observed", "no: this executable does not export the interposed sync calls"))
         }
-        return RaftLabReport.JSONObject(entries.map { (key: $0.0, value: RaftLabReport.JSONValue.string($0.1)) })
+        return ReportConfig(entries.map { (key: $0.0, value: JSONValue.string($0.1)) })
     }
 
     /// The benchmark process's peak resident set (every in-process node included).

@@ -129,7 +129,7 @@ struct LoadGenerator: Sendable {
     }
 
     /// A schema-valid item carrying `value`.
-    static func item(key: UInt64, value: String) -> NoSQL.JSONValue {
+    static func item(key: UInt64, value: String) -> JSONValue {
         ["p": .string(partition(of: key)), "k": .string(padded(key, width: 12)), "v": .string(value)]
     }
 

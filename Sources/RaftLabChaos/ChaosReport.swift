@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import NoSQL
 
 /// Writes a run's report into its directory: `history.jsonl`,
 /// `report.json`, `report.md` and `timeline.svg` (and, on a violation,
@@ -22,8 +23,7 @@ public struct ChaosReport: Sendable {
     public func write() throws {
         let directory = result.directory
         try HistoryRecorder.jsonLines(result.operations).write(toFile: directory + "/history.jsonl", atomically: true, encoding: .utf8)
-        let json = try JSONSerialization.data(withJSONObject: document(), options: [.prettyPrinted, .sortedKeys])
-        try json.write(to: URL(fileURLWithPath: directory + "/report.json"))
+        try Data(ReportJSONText.text(document(), pretty: true).utf8).write(to: URL(fileURLWithPath: directory + "/report.json"))
         try markdown().write(toFile: directory + "/report.md", atomically: true, encoding: .utf8)
         try TimelineChart(result: result).svg().write(toFile: directory + "/timeline.svg", atomically: true, encoding: .utf8)
         if let example = counterexample?.counterexample {
@@ -109,89 +109,99 @@ public struct ChaosReport: Sendable {
 
     // MARK: report.json
 
-    func document() -> [String: Any] {
+    func document() -> JSONValue {
         let counts = Counts(load)
         let options = result.options
-        var document: [String: Any] = [
-            "verdict": result.verdict.rawValue,
-            "passed": result.passed,
-            "ops": ["ok": counts.ok, "fail": counts.fail, "info": counts.info],
-            "availability": rounded(counts.availability, 4),
-            "lost_acknowledged_writes": lostCount,
-            "checker_seconds": rounded(result.checker?.seconds ?? 0, 3),
-            "faults": result.faults.map { fault -> [String: Any] in
-                var entry: [String: Any] = [
-                    "kind": fault.kind.rawValue, "node": fault.node, "nodes": fault.nodes, "was_leader": fault.wasLeader,
-                    "detail": fault.detail, "start_s": rounded(fault.start, 3),
-                    "end_s": fault.end.map { rounded($0, 3) } ?? NSNull(),
-                    "recovered_s": fault.recovered.map { rounded($0, 3) } ?? NSNull(),
+        var document: [String: JSONValue] = [
+            "verdict": JSONValue(result.verdict.rawValue),
+            "passed": JSONValue(result.passed),
+            "ops": JSONValue(["ok": JSONValue(counts.ok), "fail": JSONValue(counts.fail), "info": JSONValue(counts.info)]),
+            "availability": JSONValue(rounded(counts.availability, 4)),
+            "lost_acknowledged_writes": JSONValue(lostCount),
+            "checker_seconds": JSONValue(rounded(result.checker?.seconds ?? 0, 3)),
+            "faults": .array(result.faults.map { fault in
+                var entry: [String: JSONValue] = [
+                    "kind": JSONValue(fault.kind.rawValue), "node": JSONValue(fault.node), "nodes": JSONValue(fault.nodes),
+                    "was_leader": JSONValue(fault.wasLeader), "detail": JSONValue(fault.detail),
+                    "start_s": JSONValue(rounded(fault.start, 3)),
+                    "end_s": fault.end.map { JSONValue(rounded($0, 3)) } ?? .null,
+                    "recovered_s": fault.recovered.map { JSONValue(rounded($0, 3)) } ?? .null,
                 ]
-                if let shape = fault.shape { entry["shape"] = shape.rawValue }
-                return entry
-            },
-            "latency_by_window": windows.map { window -> [String: Any] in
+                if let shape = fault.shape { entry["shape"] = JSONValue(shape.rawValue) }
+                return JSONValue(entry)
+            }),
+            "latency_by_window": .array(windows.map { window in
                 let counts = window.counts
-                var entry: [String: Any] = [
-                    "window": window.label, "kind": window.kind, "start_s": rounded(window.start, 3), "end_s": rounded(window.end, 3),
-                    "ops": ["ok": counts.ok, "fail": counts.fail, "info": counts.info],
-                    "availability": rounded(counts.availability, 4),
+                var entry: [String: JSONValue] = [
+                    "window": JSONValue(window.label), "kind": JSONValue(window.kind),
+                    "start_s": JSONValue(rounded(window.start, 3)), "end_s": JSONValue(rounded(window.end, 3)),
+                    "ops": JSONValue(["ok": JSONValue(counts.ok), "fail": JSONValue(counts.fail), "info": JSONValue(counts.info)]),
+                    "availability": JSONValue(rounded(counts.availability, 4)),
                 ]
                 if let latency = window.latency {
-                    entry["latency_ms"] = ["p50": rounded(latency.p50, 3), "p99": rounded(latency.p99, 3), "max": rounded(latency.max, 3)]
+                    entry["latency_ms"] = JSONValue([
+                        "p50": JSONValue(rounded(latency.p50, 3)), "p99": JSONValue(rounded(latency.p99, 3)),
+                        "max": JSONValue(rounded(latency.max, 3)),
+                    ])
                 }
-                return entry
-            },
-            "operations_by_call": byCall(),
-            "run": [
-                "command": result.command, "log_backend": options.logBackend, "state_backend": options.stateBackend,
-                "nodes": options.nodes, "clients": options.clients, "keys": options.keys, "duration_s": options.duration,
-                "load_seconds": rounded(result.loadSeconds, 3), "rate": options.rate, "seed": options.seed,
-                "fault_interval_s": options.faultInterval, "faults": options.faults.map(\.rawValue),
-                "broken_strong_reads": options.breakStrongReads, "sync": result.config.storage.sync,
-                "snapshot_entries": result.config.engine.snapshotEntries,
-            ],
+                return JSONValue(entry)
+            }),
+            "operations_by_call": JSONValue(byCall().mapValues { JSONValue($0.mapValues { JSONValue($0) }) }),
+            "run": JSONValue([
+                "command": JSONValue(result.command), "log_backend": JSONValue(options.logBackend),
+                "state_backend": JSONValue(options.stateBackend), "nodes": JSONValue(options.nodes),
+                "clients": JSONValue(options.clients), "keys": JSONValue(options.keys), "duration_s": JSONValue(options.duration),
+                "load_seconds": JSONValue(rounded(result.loadSeconds, 3)), "rate": JSONValue(options.rate),
+                "seed": JSONValue(options.seed), "fault_interval_s": JSONValue(options.faultInterval),
+                "faults": JSONValue(options.faults.map(\.rawValue)), "broken_strong_reads": JSONValue(options.breakStrongReads),
+                "sync": JSONValue(result.config.storage.sync), "snapshot_entries": JSONValue(result.config.engine.snapshotEntries),
+            ]),
             "end_checks": endChecksDocument(),
         ]
         if let checker = result.checker {
-            document["checker_keys"] = checker.keys.map { key -> [String: Any] in
-                var entry: [String: Any] = [
-                    "key": key.key, "verdict": key.verdict.rawValue, "operations": key.operations,
-                    "indeterminate": key.indeterminate, "seconds": rounded(key.seconds, 3),
+            document["checker_keys"] = .array(checker.keys.map { key in
+                var entry: [String: JSONValue] = [
+                    "key": JSONValue(key.key), "verdict": JSONValue(key.verdict.rawValue), "operations": JSONValue(key.operations),
+                    "indeterminate": JSONValue(key.indeterminate), "seconds": JSONValue(rounded(key.seconds, 3)),
                 ]
-                if let explanation = key.explanation { entry["explanation"] = explanation }
-                return entry
-            }
+                if let explanation = key.explanation { entry["explanation"] = JSONValue(explanation) }
+                return JSONValue(entry)
+            })
         }
-        if let error = result.checkerError { document["checker_error"] = error }
+        if let error = result.checkerError { document["checker_error"] = JSONValue(error) }
         if let example = counterexample, let operations = example.counterexample {
-            document["counterexample"] = [
-                "key": example.key, "minimal": example.counterexampleIsMinimal,
-                "explanation": example.explanation ?? "",
-                "operations": operations.map { describe($0) },
-            ]
+            document["counterexample"] = JSONValue([
+                "key": JSONValue(example.key), "minimal": JSONValue(example.counterexampleIsMinimal),
+                "explanation": JSONValue(example.explanation ?? ""),
+                "operations": .array(operations.map { describe($0) }),
+            ])
         }
-        return document
+        return JSONValue(document)
     }
 
-    func endChecksDocument() -> [String: Any] {
+    func endChecksDocument() -> JSONValue {
         let checks = result.endChecks
-        return [
-            "passed": checks.passed,
-            "converged": checks.converged,
-            "convergence_seconds": checks.convergenceSeconds.map { rounded($0, 3) } ?? NSNull(),
-            "stuck_nodes": checks.stuckNodes,
-            "unexpected_exits": checks.unexpectedExits ?? NSNull(),
-            "identical_state": checks.identicalState,
-            "state_digests": Dictionary(uniqueKeysWithValues: checks.digests.map { (String($0.key), $0.value) }),
-            "digest_applied_index": checks.digestIndex ?? NSNull(),
-            "divergent_keys": checks.divergentKeys,
-            "lost_writes": checks.lostAcknowledgedWrites.map {
-                ["op": $0.operation, "key": $0.key, "node": $0.node, "final_state": $0.finalState] as [String: Any]
-            },
-        ]
+        return JSONValue([
+            "passed": JSONValue(checks.passed),
+            "converged": JSONValue(checks.converged),
+            "convergence_seconds": checks.convergenceSeconds.map { JSONValue(rounded($0, 3)) } ?? .null,
+            "stuck_nodes": JSONValue(checks.stuckNodes),
+            "unexpected_exits": checks.unexpectedExits.map { JSONValue($0) } ?? .null,
+            "identical_state": JSONValue(checks.identicalState),
+            "state_digests": JSONValue(Dictionary(uniqueKeysWithValues: checks.digests.map { (String($0.key), JSONValue($0.value)) })),
+            "digest_applied_index": checks.digestIndex.map { JSONValue($0) } ?? .null,
+            "divergent_keys": JSONValue(checks.divergentKeys),
+            "lost_writes": .array(checks.lostAcknowledgedWrites.map {
+                JSONValue([
+                    "op": JSONValue($0.operation), "key": JSONValue($0.key), "node": JSONValue($0.node),
+                    "final_state": JSONValue($0.finalState),
+                ])
+            }),
+        ])
     }
 
-    func byCall() -> [String: Any] {
+    /// Operations per call name and outcome ("ok", "ok_conflict", "ok_absent", "fail", "info").
+    func byCall() -> [String: [String: Int]] {
         var table: [String: [String: Int]] = [:]
         for operation in load {
             let name = HistoryRecorder.name(of: operation.call)
@@ -211,16 +221,17 @@ public struct ChaosReport: Sendable {
         return table
     }
 
-    func describe(_ operation: RegisterOperation) -> [String: Any] {
-        var entry: [String: Any] = [
-            "op": operation.id, "client": operation.client, "call": HistoryRecorder.name(of: operation.call),
-            "invoked_ms": rounded(Double(operation.invokedAt) / 1e6, 3),
-            "completed_ms": operation.completedAt.map { rounded(Double($0) / 1e6, 3) } ?? NSNull(),
+    func describe(_ operation: RegisterOperation) -> JSONValue {
+        var entry: [String: JSONValue] = [
+            "op": JSONValue(operation.id), "client": JSONValue(operation.client),
+            "call": JSONValue(HistoryRecorder.name(of: operation.call)),
+            "invoked_ms": JSONValue(rounded(Double(operation.invokedAt) / 1e6, 3)),
+            "completed_ms": operation.completedAt.map { JSONValue(rounded(Double($0) / 1e6, 3)) } ?? .null,
         ]
-        if let value = operation.call.writtenValue { entry["value"] = value }
-        if case .compareAndSet(let expected, _) = operation.call { entry["expected_version"] = expected }
+        if let value = operation.call.writtenValue { entry["value"] = JSONValue(value) }
+        if case .compareAndSet(let expected, _) = operation.call { entry["expected_version"] = JSONValue(expected) }
         entry.merge(HistoryRecorder.describe(operation.result)) { _, new in new }
-        return entry
+        return JSONValue(entry)
     }
 
     func rounded(_ value: Double, _ digits: Int) -> Double {
@@ -260,8 +271,7 @@ public struct ChaosReport: Sendable {
         lines.append("")
         lines.append("| call | ok | ok (conflict / absent) | fail | info |")
         lines.append("|---|---:|---:|---:|---:|")
-        for (name, table) in byCall().sorted(by: { $0.key < $1.key }) {
-            let t = table as? [String: Int] ?? [:]
+        for (name, t) in byCall().sorted(by: { $0.key < $1.key }) {
             lines.append("| \(name) | \(t["ok"] ?? 0) | \((t["ok_conflict"] ?? 0) + (t["ok_absent"] ?? 0)) | \(t["fail"] ?? 0) | \(t["info"] ?? 0) |")
         }
         lines.append("")

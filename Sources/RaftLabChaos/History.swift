@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import NoSQL
 import Synchronization
 
 /// How an operation ended, as Jepsen says it: `ok` (it happened, with this
@@ -95,20 +96,21 @@ public final class HistoryRecorder: Sendable {
     public static func jsonLines(_ operations: [ChaosOperation]) -> String {
         var events: [(time: UInt64, order: Int, line: String)] = []
         for operation in operations {
-            var invoke: [String: Any] = [
-                "type": "invoke", "op": operation.id, "process": operation.isFinalRead ? "final" : String(operation.client),
-                "f": name(of: operation.call), "key": operation.key, "time_ns": operation.invokedAt,
+            var invoke: [String: JSONValue] = [
+                "type": "invoke", "op": JSONValue(operation.id),
+                "process": JSONValue(operation.isFinalRead ? "final" : String(operation.client)),
+                "f": JSONValue(name(of: operation.call)), "key": JSONValue(operation.key), "time_ns": JSONValue(operation.invokedAt),
             ]
-            if let value = operation.call.writtenValue { invoke["value"] = value }
-            if case .compareAndSet(let expected, _) = operation.call { invoke["expected_version"] = expected }
+            if let value = operation.call.writtenValue { invoke["value"] = JSONValue(value) }
+            if case .compareAndSet(let expected, _) = operation.call { invoke["expected_version"] = JSONValue(expected) }
             var done = invoke
-            done["type"] = operation.outcome.type
-            done["time_ns"] = operation.completedAt
-            done["node"] = operation.node
-            done["attempts"] = operation.attempts
+            done["type"] = JSONValue(operation.outcome.type)
+            done["time_ns"] = JSONValue(operation.completedAt)
+            done["node"] = JSONValue(operation.node)
+            done["attempts"] = JSONValue(operation.attempts)
             switch operation.outcome {
             case .ok(let result): done.merge(describe(result)) { _, new in new }
-            case .fail(let why), .info(let why): done["error"] = why
+            case .fail(let why), .info(let why): done["error"] = JSONValue(why)
             }
             events.append((operation.invokedAt, 0, json(invoke)))
             events.append((operation.completedAt, 1, json(done)))
@@ -126,20 +128,19 @@ public final class HistoryRecorder: Sendable {
         }
     }
 
-    static func describe(_ result: RegisterResult) -> [String: Any] {
+    static func describe(_ result: RegisterResult) -> [String: JSONValue] {
         switch result {
-        case let .value(value, version): ["result": "value", "read_value": value, "version": version]
+        case let .value(value, version): ["result": "value", "read_value": JSONValue(value), "version": JSONValue(version)]
         case .absent: ["result": "absent"]
-        case .written(let version): ["result": "written", "version": version]
+        case .written(let version): ["result": "written", "version": JSONValue(version)]
         case .conflict: ["result": "conflict"]
-        case let .deleted(value, version): ["result": "deleted", "deleted_value": value, "version": version]
+        case let .deleted(value, version): ["result": "deleted", "deleted_value": JSONValue(value), "version": JSONValue(version)]
         case .notFound: ["result": "not_found"]
         case .unknown: ["result": "unknown"]
         }
     }
 
-    static func json(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+    static func json(_ object: [String: JSONValue]) -> String {
+        ReportJSONText.text(JSONValue(object), pretty: false)
     }
 }

@@ -13,7 +13,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
     public var machine: MachineInfo
     public var floor: Floor
     /// Every effective option of the run, in the order the runner lists them.
-    public var config: JSONObject
+    public var config: ReportConfig
     /// One result per backend, workload and concurrency.
     public var results: [BenchResult]
     /// The most memory the benchmark process held at once (its peak resident
@@ -22,7 +22,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
 
     public init(
         raftlabVersion: String, startedAt: String, machine: MachineInfo, floor: Floor,
-        config: JSONObject, results: [BenchResult], peakRSSBytes: UInt64? = nil
+        config: ReportConfig, results: [BenchResult], peakRSSBytes: UInt64? = nil
     ) {
         self.peakRSSBytes = peakRSSBytes
         self.raftlabVersion = raftlabVersion
@@ -49,7 +49,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
         startedAt = try c.decode(String.self, forKey: .startedAt)
         machine = try c.decode(MachineInfo.self, forKey: .machine)
         floor = try c.decode(Floor.self, forKey: .floor)
-        config = try c.decode(JSONObject.self, forKey: .config)
+        config = try c.decode(ReportConfig.self, forKey: .config)
         results = try c.decode([BenchResult].self, forKey: .results)
         peakRSSBytes = try c.decodeIfPresent(UInt64.self, forKey: .peakRSSBytes)
     }

@@ -50,7 +50,7 @@ public enum MarkdownReport {
 
         out += "\n## Effective config\n\n"
         var config = MarkdownTable(headers: ["option", "value"], alignments: [.left, .left])
-        for entry in report.config.flattened() { config.append(["`\(entry.key)`", entry.value.description]) }
+        for entry in report.config.flattened() { config.append(["`\(entry.key)`", entry.value.reportText]) }
         out += report.config.isEmpty ? "No options recorded.\n" : config.render()
         return out
     }
@@ -74,7 +74,7 @@ public enum MarkdownReport {
     }
 
     /// The settings shared by every result; the ones that vary are in the row labels instead.
-    static func setupLine(_ results: [BenchResult], config: JSONObject) -> String? {
+    static func setupLine(_ results: [BenchResult], config: ReportConfig) -> String? {
         guard !results.isEmpty else { return nil }
         var parts: [String] = []
         if let sync = shared(results.map(\.sync)) { parts.append("sync \(Format.yesNo(sync))") }
@@ -89,7 +89,7 @@ public enum MarkdownReport {
     }
 
     /// Closed or open loop, as the results say.
-    static func loadLine(_ results: [BenchResult], config: JSONObject) -> String? {
+    static func loadLine(_ results: [BenchResult], config: ReportConfig) -> String? {
         guard !results.isEmpty else { return nil }
         let open = results.filter { $0.load == "open" }
         let concurrency = Set(results.map(\.concurrency)).sorted().map(String.init).joined(separator: ", ")
@@ -106,7 +106,7 @@ public enum MarkdownReport {
     }
 
     /// Warm-up, measured window and repetitions.
-    static func timingLine(_ results: [BenchResult], config: JSONObject) -> String? {
+    static func timingLine(_ results: [BenchResult], config: ReportConfig) -> String? {
         guard !results.isEmpty else { return nil }
         var parts: [String] = []
         if let warmup = config.text("warmup_s") { parts.append("\(warmup) s warm-up") }
@@ -242,12 +242,12 @@ public enum MarkdownReport {
     }
 }
 
-extension JSONObject {
+extension ReportConfig {
     /// A config value as text ("10.0", "closed"), nil when absent or null.
     func text(_ key: String) -> String? {
         guard let value = self[key] else { return nil }
         if case .null = value { return nil }
         if case .string(let text) = value { return text }
-        return value.description
+        return value.reportText
     }
 }

@@ -128,7 +128,7 @@ public struct ReportComparison: Sendable {
         var table = MarkdownTable(headers: ["option"] + runs.map(\.label),
                                   alignments: [.left] + runs.map { _ in .left })
         for key in differing {
-            table.append(["`\(key)`"] + configs.map { $0[key]?.description ?? Format.missing })
+            table.append(["`\(key)`"] + configs.map { $0[key]?.reportText ?? Format.missing })
         }
         return table
     }

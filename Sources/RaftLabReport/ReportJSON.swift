@@ -82,7 +82,7 @@ public enum ReportJSON {
         let name = String(describing: type)
         if name.hasPrefix("Dictionary") || type == BenchReport.self || name.hasSuffix("Summary")
             || type == MachineInfo.self || type == Floor.self || type == RecoveryTimes.self
-            || type == BenchResult.self || type == ReportBackend.self || type == JSONObject.self {
+            || type == BenchResult.self || type == ReportBackend.self || type == ReportConfig.self {
             return "an object"
         }
         if name.hasPrefix("Array") { return "an array" }

@@ -43,7 +43,7 @@ final class StubNode: BenchNode {
         return 1
     }
 
-    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue? {
+    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? {
         try await serve()
         return nil
     }
@@ -142,7 +142,7 @@ struct LagCollectorTests {
         let events: [ReplicationTimeline.Event]
 
         func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 { 0 }
-        func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> NoSQL.JSONValue? { nil }
+        func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? { nil }
         func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int { 0 }
         func status() async throws -> NodeStatus { fatalError("not used") }
         func syncs() async throws -> NodeSyncReport { NodeSyncReport(observed: nil, reported: 0) }

@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import NoSQL
 import RaftLabNode
 import RaftLabHTTPClient
 import Testing
@@ -114,6 +115,97 @@ struct ChaosUnitTests {
         }
         let history = try String(contentsOfFile: options.outputDirectory! + "/history.jsonl", encoding: .utf8)
         #expect(history.split(separator: "\n").count == 8)
+    }
+
+    /// `value` as the Foundation objects the chaos documents were built
+    /// from before they became JSONValues: Ints, UInt64s, Doubles, NSNull.
+    /// With `integralDoubles`, whole numbers are Doubles instead of Ints.
+    func foundationObject(_ value: JSONValue, integralDoubles: Bool = false) -> Any {
+        switch value {
+        case .null: return NSNull()
+        case .bool(let value): return value
+        case .string(let value): return value
+        case .array(let elements): return elements.map { foundationObject($0, integralDoubles: integralDoubles) }
+        case .object(let object):
+            return Dictionary(uniqueKeysWithValues: object.members.map {
+                ($0.key, foundationObject($0.value, integralDoubles: integralDoubles))
+            })
+        case .number(let number):
+            if let integer = number.int64Value {
+                if integralDoubles && integer.magnitude < 1 << 53 { return Double(integer) }
+                return Int(integer)
+            }
+            if let integer = number.uint64Value { return integer }
+            return number.doubleValue
+        }
+    }
+
+    func serialized(_ value: JSONValue, pretty: Bool, integralDoubles: Bool = false) throws -> String {
+        let options: JSONSerialization.WritingOptions = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        let data = try JSONSerialization.data(withJSONObject: foundationObject(value, integralDoubles: integralDoubles), options: options)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("report.json and history.jsonl keep the bytes JSONSerialization wrote for them")
+    func reportTextMatchesJSONSerialization() throws {
+        // Keys, strings and numbers where JSONSerialization has its own ways:
+        // numeric, case-insensitive key order, escaped slashes, control
+        // characters, empty containers on their own lines when pretty.
+        let tricky: JSONValue = [
+            "k10": 1, "k9": 2, "K1": 3, "_a": 4, "a_b": 5, "ab": 6, "fault_interval_s": 3, "faults": ["kill", "pause"],
+            "text": "raftlab chaos --out /tmp/x \"q\" \\ tab\t nl\n cr\r \u{1} \u{1f} \u{7f} é 🎲 \u{8} \u{c}",
+            "empty_array": [], "empty_object": [:], "nested": ["a": [[], [:], [1, [2]]], "z": nil],
+            "numbers": [
+                0, -5, .number(JSONNumber(UInt64.max)), .number(JSONNumber(Int64.min)), .number(JSONNumber(1_700_000_000_123_456_789)),
+                .number(try #require(JSONNumber(0.1))), .number(try #require(JSONNumber(0.5))), .number(try #require(JSONNumber(1e-05))),
+                .number(try #require(JSONNumber(-2.345))), .number(try #require(JSONNumber(123456.789))),
+                .number(try #require(JSONNumber(0.30000000000000004))), .number(try #require(JSONNumber(1.5e300))),
+            ],
+            "flags": [true, false],
+        ]
+        #expect(ReportJSONText.text(tricky, pretty: true) == (try serialized(tricky, pretty: true)))
+        #expect(ReportJSONText.text(tricky, pretty: false) == (try serialized(tricky, pretty: false)))
+        // Whole numbers were Doubles in places (7.0 s) and Ints in others: both print alike.
+        #expect((try serialized(tricky, pretty: true, integralDoubles: true)) == (try serialized(tricky, pretty: true)))
+
+        // A run's documents, as ChaosReport writes them.
+        var options = ChaosOptions()
+        options.outputDirectory = "/tmp/chaos-out"
+        let operations = [
+            op(0, .put(value: "a/b"), .ok(.written(version: 2)), 1_000_000_000, 1_010_000_000),
+            op(1, .read, .ok(.value("a/b", version: 2)), 2_000_000_000, 2_005_123_456),
+            op(2, .compareAndSet(expected: 2, value: "c"), .ok(.conflict), 2_100_000_000, 2_200_000_000),
+            op(3, .delete, .ok(.deleted("a/b", version: 2)), 2_300_000_000, 2_300_500_000),
+            op(4, .put(value: "b"), .fail("503 no_leader"), 3_000_000_000, 3_001_000_000),
+            op(5, .put(value: "c"), .info("timeout"), 3_500_000_000, 6_500_000_000),
+        ]
+        var checks = EndChecks()
+        checks.converged = true
+        checks.convergenceSeconds = 1.25
+        checks.digests = [1: "x", 2: "y", 10: "x"]
+        checks.digestIndex = 42
+        checks.stuckNodes = [2]
+        checks.divergentKeys = ["k0"]
+        checks.lostAcknowledgedWrites = [LostWrite(operation: 0, key: "k0", node: 2, finalState: "absent")]
+        let faults = [
+            FaultRecord(kind: .kill, shape: nil, node: 2, nodes: [2], wasLeader: true, detail: "SIGKILL", start: 2.5, end: 5.5,
+                        recovered: nil),
+            FaultRecord(kind: .partition, shape: .bridge, node: 1, nodes: [1, 2], wasLeader: false, detail: "1,2 | 3",
+                        start: 4, end: nil, recovered: nil),
+        ]
+        let result = ChaosResult(
+            options: options, config: ClusterConfig(nodes: []), directory: "/tmp/chaos-out", operations: operations,
+            faults: faults, checker: LinearizabilityChecker.Result(verdict: .unknown, keys: [], seconds: 0.123456),
+            checkerError: "ran out of time", endChecks: checks, loadSeconds: 7, command: "raftlab chaos --out /tmp/chaos-out")
+        let document = ChaosReport(result).document()
+        #expect(ReportJSONText.text(document, pretty: true) == (try serialized(document, pretty: true)))
+        #expect(ReportJSONText.text(document, pretty: true).contains(#""command" : "raftlab chaos --out \/tmp\/chaos-out""#))
+        let lines = HistoryRecorder.jsonLines(operations).split(separator: "\n")
+        #expect(lines.count == 12)
+        for line in lines {
+            #expect(String(line) == (try serialized(try JSONValue.parse(String(line)), pretty: false)))
+        }
+        #expect(lines.first == #"{"f":"put","key":"k0","op":0,"process":"1","time_ns":1000000000,"type":"invoke","value":"a\/b"}"#)
     }
 
     @Test("--faults parses names, refuses unknown ones")

@@ -6,7 +6,7 @@ enum Fixtures {
     static let machine = MachineInfo(cores: 8, memoryBytes: 16 * 1024 * 1024 * 1024, os: "Debian GNU/Linux 12 (bookworm); Linux 6.1.0 x86_64")
     static let floor = Floor(fdatasyncUs: 250, loopbackRttUs: 25.5, quorumFdatasyncUs: 480)
 
-    static let config: JSONObject = [
+    static let config: ReportConfig = [
         "label": "baseline",
         "backends": ["memory", "flatfile", "lmdb", "leveldb"],
         "sync": true,

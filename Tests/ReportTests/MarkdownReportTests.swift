@@ -187,6 +187,10 @@ struct MarkdownReportTests {
         }
         #expect(config.contains("[\"memory\", \"flatfile\", \"lmdb\", \"leveldb\"]"))
         #expect(config.contains("| null"))
+        // In the order the runner listed the options, not sorted.
+        let rows = ["label", "backends", "sync", "nodes", "concurrency"].map { config.range(of: "`\($0)`")!.lowerBound }
+        #expect(rows == rows.sorted())
+        #expect(config.contains("| `concurrency` ") && config.contains("[1, 8]"))
     }
 
     @Test func statesRepetitionsAndSpread() {

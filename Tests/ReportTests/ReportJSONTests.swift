@@ -1,4 +1,5 @@
 import Foundation
+import NoSQL
 import Testing
 @testable import RaftLabReport
 import StorageCore
@@ -114,12 +115,66 @@ struct ReportJSONTests {
 
     @Test func numbersKeepTheirTypeAndValue() throws {
         var report = Fixtures.report()
-        report.config = ["ratio": 0.25, "big": .integer(9_007_199_254_740_993), "flag": false, "name": "x"]
-        let decoded = try ReportJSON.decode(ReportJSON.encode(report), path: "mem")
-        #expect(decoded.config["big"] == .integer(9_007_199_254_740_993))
-        #expect(decoded.config["ratio"] == .number(0.25))
+        let big = JSONValue.number(JSONNumber(Int64(9_007_199_254_740_993)))
+        let ratio = JSONValue.number(try #require(JSONNumber(0.25)))
+        report.config = ["ratio": ratio, "big": big, "flag": false, "name": "x"]
+        let data = try ReportJSON.encode(report)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""big" : 9007199254740993,"#))
+        #expect(text.contains("\"ratio\" : 0.25\n"))
+        let decoded = try ReportJSON.decode(data, path: "mem")
+        #expect(decoded.config["big"] == big)
+        #expect(decoded.config["ratio"] == ratio)
         #expect(decoded.config["flag"] == .bool(false))
         #expect(decoded.config["name"] == .string("x"))
+    }
+
+    /// The config held `Int64` and `Double` cases of its own before it took the
+    /// shared JSONValue: numbers must print as the encoder printed those.
+    @Test func configNumbersPrintAsTheEncoderPrintsIntegersAndDoubles() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let doubles: [Double] = [0.25, 0.1, -7.5, 2.0, 0, 123.456, 1e-05, 3.0e-7, 1.5e300, 1e20, -2.5e-300, 0.30000000000000004]
+        for value in doubles {
+            let shared = try #require(JSONNumber(value))
+            let expected = String(decoding: try encoder.encode(["x": value]), as: UTF8.self)
+            #expect(String(decoding: try encoder.encode(["x": JSONValue.number(shared)]), as: UTF8.self) == expected, "\(value)")
+            // What the report wrote reads back to the same number.
+            let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(expected.utf8))
+            #expect(decoded["x"] == .number(shared), "\(value)")
+        }
+        let integers: [Int64] = [0, 1, -1, 9_007_199_254_740_993, .max, .min]
+        for value in integers {
+            let expected = String(decoding: try encoder.encode(["x": value]), as: UTF8.self)
+            #expect(String(decoding: try encoder.encode(["x": JSONValue.number(JSONNumber(value))]), as: UTF8.self) == expected)
+            let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(expected.utf8))
+            #expect(decoded["x"]?.numberValue?.int64Value == value)
+        }
+        let unsigned = UInt64.max
+        let text = String(decoding: try encoder.encode(["x": JSONValue.number(JSONNumber(unsigned))]), as: UTF8.self)
+        #expect(text == #"{"x":18446744073709551615}"#)
+        #expect(try JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))["x"]?.numberValue?.uint64Value == unsigned)
+        // Tables print them as the report did: integers as digits, fractions as Swift prints the Double.
+        #expect(JSONValue.number(JSONNumber(Int64(9_007_199_254_740_993))).reportText == "9007199254740993")
+        #expect(JSONValue.number(try #require(JSONNumber(0.25))).reportText == "0.25")
+        #expect(JSONValue.number(try #require(JSONNumber(1e-05))).reportText == "1e-05")
+        #expect(JSONValue.number(try #require(JSONNumber(1e20))).reportText == "1e+20")
+        let nested: JSONValue = ["b": [1, "two", nil], "a": true]
+        #expect(nested.reportText == #"{"a": true, "b": [1, "two", null]}"#)
+    }
+
+    /// A report written before this build, committed under results/reference/,
+    /// must still decode, and encode back to the very same bytes.
+    @Test func committedReferenceReportDecodesAndReencodesByteForByte() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../results/reference/report.json").standardizedFileURL.path
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let report = try ReportJSON.decode(data, path: path)
+        #expect(!report.config.isEmpty && !report.results.isEmpty)
+        #expect(report.config["label"] == "reference")
+        let encoded = try ReportJSON.encode(report, path: path)
+        #expect(String(decoding: encoded, as: UTF8.self) == String(decoding: data, as: UTF8.self))
+        #expect(try ReportJSON.decode(encoded, path: path) == report)
     }
 
     @Test func corruptFileGivesATypedErrorNamingTheFile() throws {

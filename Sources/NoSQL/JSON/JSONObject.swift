@@ -39,6 +39,11 @@ public struct JSONObject: Sendable, Hashable {
         members = sorted
     }
 
+    /// Builds an object from a dictionary (documents built in code, such as reports).
+    public init(_ dictionary: [String: JSONValue]) {
+        self.init(lastValueWins: dictionary.map { ($0.key, $0.value) })
+    }
+
     /// Builds an object where a repeated key keeps its last value (literals in code).
     init(lastValueWins pairs: some Sequence<(String, JSONValue)>) {
         var kept: [Member] = []
