@@ -1,4 +1,5 @@
 import EncryptedStorage
+import RaftLabAPI
 import RaftLabNode
 import RaftLabTLS
 import StorageCore

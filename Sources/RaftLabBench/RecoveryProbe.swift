@@ -1,4 +1,5 @@
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabReport
 import StorageCore

@@ -2,6 +2,7 @@ import ArgumentParser
 import EncryptedStorage
 import Foundation
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore

@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import RaftLabAPI
 import RaftLabBench
 import RaftLabNode
 import StorageCore

@@ -1,4 +1,5 @@
 import Foundation
+import RaftLabAPI
 import RaftLabBench
 import RaftLabNode
 import Synchronization

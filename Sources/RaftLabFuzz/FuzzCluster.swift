@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer

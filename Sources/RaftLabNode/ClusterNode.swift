@@ -2,6 +2,7 @@ import EncryptedStorage
 import Logging
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import RaftLabBackends
 import RaftTCPTransport

@@ -1,5 +1,6 @@
 import Logging
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import RaftLabBackends
 import RaftLabTLS

@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabBackends
 @testable import RaftLabNode
 import RaftRuntime

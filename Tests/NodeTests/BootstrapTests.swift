@@ -1,6 +1,7 @@
 import Foundation
 import MemoryBackend
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftRuntime

@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import RaftLabBackends
 import RaftLabNode

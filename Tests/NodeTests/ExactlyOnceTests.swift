@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 @testable import RaftLabNode
 import RaftRuntime

@@ -1,6 +1,7 @@
 import Foundation
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore

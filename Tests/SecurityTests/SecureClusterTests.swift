@@ -4,6 +4,7 @@ import Logging
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabTLS
