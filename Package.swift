@@ -23,6 +23,7 @@
 //   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts
+//   RaftLabHarness   a cluster of `raftlab server` processes on loopback, driven over HTTP (bench and chaos)
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   Linearizability  a linearizability checker for histories of versioned registers (pure)
 //   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
@@ -168,16 +169,21 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // MARK: Cluster harness: node processes on loopback, driven over HTTP (the bench and chaos share it)
+        .target(name: "RaftLabHarness", dependencies: [
+            "RaftLabAPI", "RaftLabNode", "RaftLabHTTPClient", "RaftLabReport", "RaftLabTLS", "NoSQL", "StorageCore", "SyncObserver",
+        ]),
+
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
+            "StorageCore", "RaftLabBackends", "RaftLabAPI", "RaftLabHarness", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
             "RaftLabHTTPClient", "SyncObserver", "EncryptedStorage", "RaftLabTLS",
         ]),
 
         // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
         .target(name: "Linearizability"),
         .target(name: "RaftLabChaos", dependencies: [
-            "Linearizability", "RaftLabBench", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient", "Raft",
+            "Linearizability", "RaftLabHarness", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient", "Raft",
         ]),
 
         // MARK: Fuzz: seeded, structure-aware requests at the API edge of a live cluster
@@ -188,7 +194,7 @@ let package = Package(
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
-            "RaftLabAPI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
+            "RaftLabAPI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabHarness", "RaftLabReport", "StorageCore",
             "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftLabFuzz", "RaftTCPTransport", "StorageFaults", "EncryptedStorage", "RaftLabTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -239,7 +245,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: [
-            "RaftLabBench", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
+            "RaftLabBench", "RaftLabHarness", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
         ]),
         // A backend with sync switched off must show zero observed syncs: the counter can fail.
         .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),

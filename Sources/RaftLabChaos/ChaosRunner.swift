@@ -1,7 +1,7 @@
 import Foundation
 import Linearizability
 import RaftLabAPI
-import RaftLabBench
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 

@@ -1,6 +1,6 @@
 import Foundation
 import RaftLabAPI
-import RaftLabBench
+import RaftLabHarness
 import RaftLabNode
 import Synchronization
 
