@@ -124,9 +124,10 @@ let package = Package(
         // MARK: API types: what a client of a node needs without linking the node
         .target(name: "RaftLabAPI"),
 
-        // MARK: Node: engine + state machine + the stores a config names
+        // MARK: Node: engine + state machine + the stores a config names. It links no engine:
+        // the executable (or test) passes the registry, `BackendRegistry.standard` from RaftLabBackends.
         .target(name: "RaftLabNode", dependencies: [
-            "RaftLabAPI", "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
+            "RaftLabAPI", "StorageCore", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             "EncryptedStorage", "RaftLabTLS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -259,7 +260,7 @@ let package = Package(
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         // A short seeded campaign per backend, the generator's determinism, and a checker that can fail.
         .testTarget(name: "FuzzTests", dependencies: ["RaftLabFuzz", "NoSQL", "DynamoDBAPI"]),
-        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient", "RaftLabBackends"]),
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [

@@ -196,7 +196,7 @@ struct ServerCommand: AsyncParsableCommand {
                 nodes = [node]
                 stopNodes = { await node.stop() }
             } else {
-                let local = try await LocalCluster(config: cluster)
+                let local = try await LocalCluster(config: cluster, registry: .standard)
                 nodes = local.nodes
                 stopNodes = { await local.stop() }
             }
