@@ -257,6 +257,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport"]),
+        // The dependency rules of docs/architecture.md, checked on this file read as text.
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         // A short seeded campaign per backend, the generator's determinism, and a checker that can fail.
         .testTarget(name: "FuzzTests", dependencies: ["RaftLabFuzz", "NoSQL", "DynamoDBAPI"]),
