@@ -15,6 +15,7 @@
 //   RaftTCPTransport the SwiftNIO transport for one process per node (optionally mutual TLS)
 //   RaftLabTLS       TLS contexts from PEM files (reloadable), node identities, `raftlab certs`
 //   NoSQL            the state machine: tables, items, versions, queries
+//   RaftLabAPI       what a client needs without the node: HostPort, NodeStatus, NodeError, ReadConsistency
 //   RaftLabNode      a node: Raft + NoSQL + the stores its TOML config names
 //   CSyncObserver    counts sync system calls (fsync, fdatasync, msync, O_DSYNC writes) by interposition
 //   SyncObserver     its Swift face: per-directory sync counts
@@ -22,6 +23,7 @@
 //   DynamoDBAPI      DynamoDB's JSON 1.0 protocol over a node: operations, errors, SigV4
 //   RaftLabServer    HTTP JSON API (Hummingbird) over a node, plus /status, /metrics and /admin
 //   RaftLabReport    benchmark results -> report.json, report.md, CSV, SVG charts (JSON values: NoSQL's)
+//   RaftLabHarness   a cluster of `raftlab server` processes on loopback, driven over HTTP (bench and chaos)
 //   RaftLabBench     the benchmark runner behind `raftlab bench`
 //   Linearizability  a linearizability checker for histories of versioned registers (pure)
 //   RaftLabChaos     the fault runner behind `raftlab chaos`: clients, nemesis, checks, report
@@ -119,9 +121,13 @@ let package = Package(
         .target(name: "CSyncObserver"),
         .target(name: "SyncObserver", dependencies: ["CSyncObserver"]),
 
-        // MARK: Node: engine + state machine + the stores a config names
+        // MARK: API types: what a client of a node needs without linking the node
+        .target(name: "RaftLabAPI"),
+
+        // MARK: Node: engine + state machine + the stores a config names. It links no engine:
+        // the executable (or test) passes the registry, `BackendRegistry.standard` from RaftLabBackends.
         .target(name: "RaftLabNode", dependencies: [
-            "StorageCore", "RaftLabBackends", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
+            "RaftLabAPI", "StorageCore", "Raft", "RaftRuntime", "RaftTCPTransport", "NoSQL", "SyncObserver",
             "EncryptedStorage", "RaftLabTLS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -132,7 +138,7 @@ let package = Package(
 
         // MARK: HTTP client: what the CLI, the leader forwarder and the bench speak
         .target(name: "RaftLabHTTPClient", dependencies: [
-            "RaftLabNode",
+            "RaftLabAPI",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,11 +146,11 @@ let package = Package(
         ]),
 
         // MARK: DynamoDB protocol: plain types over NoSQLService, no HTTP stack
-        .target(name: "DynamoDBAPI", dependencies: ["RaftLabNode", "NoSQL", "StorageCore"]),
+        .target(name: "DynamoDBAPI", dependencies: ["RaftLabAPI", "RaftLabNode", "NoSQL", "StorageCore"]),
 
         // MARK: Server: a thin HTTP JSON layer (Hummingbird) over NoSQLService
         .target(name: "RaftLabServer", dependencies: [
-            "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI", "RaftTCPTransport", "RaftLabTLS",
+            "RaftLabAPI", "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "StorageCore", "DynamoDBAPI", "RaftTCPTransport", "RaftLabTLS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -165,27 +171,32 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // MARK: Cluster harness: node processes on loopback, driven over HTTP (the bench and chaos share it)
+        .target(name: "RaftLabHarness", dependencies: [
+            "RaftLabAPI", "RaftLabNode", "RaftLabHTTPClient", "RaftLabReport", "RaftLabTLS", "NoSQL", "StorageCore", "SyncObserver",
+        ]),
+
         // MARK: Benchmark runner: clusters per backend, measured side by side
         .target(name: "RaftLabBench", dependencies: [
-            "StorageCore", "RaftLabBackends", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
+            "StorageCore", "RaftLabBackends", "RaftLabAPI", "RaftLabHarness", "RaftLabNode", "RaftLabReport", "Raft", "RaftRuntime", "NoSQL",
             "RaftLabHTTPClient", "SyncObserver", "EncryptedStorage", "RaftLabTLS",
         ]),
 
         // MARK: Chaos: a linearizability checker (no dependencies) and the fault runner
         .target(name: "Linearizability"),
         .target(name: "RaftLabChaos", dependencies: [
-            "Linearizability", "RaftLabBench", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient", "Raft",
+            "Linearizability", "RaftLabHarness", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "StorageCore", "NoSQL", "RaftLabHTTPClient", "Raft",
         ]),
 
         // MARK: Fuzz: seeded, structure-aware requests at the API edge of a live cluster
         .target(name: "RaftLabFuzz", dependencies: [
-            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBackends", "StorageCore", "NoSQL", "DynamoDBAPI", "Raft",
+            "RaftLabAPI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBackends", "StorageCore", "NoSQL", "DynamoDBAPI", "Raft",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // MARK: The raftlab command: server, client commands, bench, report
         .executableTarget(name: "RaftLabCLI", dependencies: [
-            "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabReport", "StorageCore",
+            "RaftLabAPI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "RaftLabBench", "RaftLabHarness", "RaftLabReport", "StorageCore",
             "RaftLabBackends", "NoSQL", "RaftLabChaos", "RaftLabFuzz", "RaftTCPTransport", "StorageFaults", "EncryptedStorage", "RaftLabTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -205,7 +216,7 @@ let package = Package(
         // MARK: Tests
         // A one-node NoSQLService double and a live-server helper, shared by the server and CLI tests.
         .target(name: "RaftLabTestSupport", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
+            "RaftLabServer", "RaftLabAPI", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/RaftLabTestSupport"),
         // Waiting on a condition and capturing logs: no project dependencies, so any test target can use it.
@@ -214,10 +225,10 @@ let package = Package(
         ], path: "Tests/TestUtilities"),
         .testTarget(name: "StorageTests", dependencies: ["StorageCore", "RaftLabBackends", "StorageProbe", "Raft"]),
         .testTarget(name: "NodeTests", dependencies: [
-            "RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend", "TestUtilities",
+            "RaftLabAPI", "RaftLabNode", "RaftLabBackends", "StorageCore", "NoSQL", "Raft", "RaftRuntime", "MemoryBackend", "TestUtilities",
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "RaftLabServer", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
+            "RaftLabServer", "RaftLabAPI", "RaftLabNode", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport", "RaftRuntime", "Raft",
             "RaftLabTLS", "RaftLabHTTPClient", "DynamoDBAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -229,32 +240,34 @@ let package = Package(
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["RaftLabCLI", "RaftLabBackends", "StorageCore", "NoSQL", "TestUtilities"]),
         .testTarget(name: "CLITests", dependencies: [
-            "RaftLabCLI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
+            "RaftLabCLI", "RaftLabAPI", "RaftLabNode", "RaftLabServer", "RaftLabHTTPClient", "NoSQL", "StorageCore", "RaftLabBackends", "RaftLabTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: [
-            "RaftLabBench", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
+            "RaftLabBench", "RaftLabHarness", "RaftLabAPI", "RaftLabNode", "RaftLabReport", "RaftLabBackends", "StorageCore", "NoSQL",
         ]),
         // A backend with sync switched off must show zero observed syncs: the counter can fail.
         .testTarget(name: "SyncObserverTests", dependencies: ["SyncObserver", "StorageCore", "RaftLabBackends"]),
         // Encryption at rest, mutual TLS, certificates, whole clusters with the protections on.
         .testTarget(name: "SecurityTests", dependencies: [
-            "EncryptedStorage", "RaftLabTLS", "RaftTCPTransport", "RaftLabNode", "RaftLabBackends", "MemoryBackend",
+            "EncryptedStorage", "RaftLabTLS", "RaftTCPTransport", "RaftLabAPI", "RaftLabNode", "RaftLabBackends", "MemoryBackend",
             "StorageCore", "Raft", "RaftRuntime", "NoSQL", "TestUtilities",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ReportTests", dependencies: ["RaftLabReport", "NoSQL"]),
+        // The dependency rules of docs/architecture.md, checked on this file read as text.
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         // A short seeded campaign per backend, the generator's determinism, and a checker that can fail.
         .testTarget(name: "FuzzTests", dependencies: ["RaftLabFuzz", "NoSQL", "DynamoDBAPI"]),
-        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient", "NoSQL"]),
+        .testTarget(name: "ChaosTests", dependencies: ["RaftLabChaos", "Linearizability", "RaftLabNode", "RaftLabHTTPClient", "NoSQL", "RaftLabBackends"]),
         // StorageTests, NoSQLTests and ServerTests draw seeded inputs from the Raft core's SplitMix64 (imported alone).
         .testTarget(name: "NoSQLTests", dependencies: ["NoSQL", "StorageCore", "RaftLabBackends", "Raft"]),
         .testTarget(name: "DynamoDBTests", dependencies: [
-            "DynamoDBAPI", "NoSQL", "RaftLabNode", "StorageCore", "RaftLabTestSupport", "Raft",
+            "DynamoDBAPI", "NoSQL", "RaftLabAPI", "RaftLabNode", "StorageCore", "RaftLabTestSupport", "Raft",
         ]),
         .testTarget(name: "RaftTests", dependencies: [
             "Raft", "RaftRuntime", "RaftTCPTransport", "StorageCore", "StorageFaults", "RaftLabBackends", "MemoryBackend",

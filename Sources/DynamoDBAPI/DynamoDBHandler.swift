@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import StorageCore
 

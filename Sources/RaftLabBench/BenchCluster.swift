@@ -1,5 +1,7 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
+import RaftLabHarness
 import RaftLabNode
 import RaftLabReport
 import StorageCore

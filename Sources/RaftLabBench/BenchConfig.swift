@@ -1,4 +1,6 @@
 import EncryptedStorage
+import RaftLabAPI
+import RaftLabHarness
 import RaftLabNode
 import RaftLabTLS
 import StorageCore

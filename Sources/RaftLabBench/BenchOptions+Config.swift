@@ -1,5 +1,7 @@
 import Foundation
+import RaftLabAPI
 import RaftLabBackends
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 

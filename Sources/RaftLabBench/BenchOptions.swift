@@ -1,4 +1,6 @@
+import RaftLabAPI
 import RaftLabBackends
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 
@@ -228,18 +230,6 @@ public struct BenchOptions: Sendable, Hashable {
             ("max_batch", String(cluster.engine.maxBatch)),
             ("max_inflight", String(cluster.engine.maxInflight)),
         ]
-    }
-}
-
-public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
-    case invalidOption(String)
-    case failed(String)
-
-    public var description: String {
-        switch self {
-        case .invalidOption(let message): "invalid option: \(message)"
-        case .failed(let message): "benchmark failed: \(message)"
-        }
     }
 }
 

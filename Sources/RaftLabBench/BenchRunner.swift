@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabHarness
 import RaftLabNode
 import RaftLabReport
 import StorageCore

@@ -1,3 +1,4 @@
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 

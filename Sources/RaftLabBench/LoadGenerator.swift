@@ -1,4 +1,6 @@
 import NoSQL
+import RaftLabAPI
+import RaftLabHarness
 import RaftLabNode
 import RaftLabReport
 import Synchronization

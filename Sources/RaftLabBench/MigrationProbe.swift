@@ -1,4 +1,5 @@
 import NoSQL
+import RaftLabHarness
 import RaftLabNode
 import RaftLabReport
 import Synchronization

@@ -2,6 +2,7 @@ import ArgumentParser
 import EncryptedStorage
 import Foundation
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore
@@ -137,7 +138,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw exitWithMessage("restore refused: \(error)", code: 64)
         }
         do {
-            let summary = try BackupRestore.restore(backup: file, config: cluster, nodes: nodeID.map { [$0] }, backupKey: key)
+            let summary = try BackupRestore.restore(backup: file, config: cluster, nodes: nodeID.map { [$0] }, registry: .standard, backupKey: key)
             print(BackupOutput.describe(summary.backup, file: file))
             print("restored into a new cluster \(String(summary.clusterID, radix: 16)): voters \(summary.voters), log=\(cluster.storage.log) state=\(cluster.storage.state)")
             for (id, directory) in summary.directories.sorted(by: { $0.key < $1.key }) {
@@ -196,7 +197,7 @@ struct MigrateStoreCommand: AsyncParsableCommand {
             guard backend.isPersistent else { throw exitWithMessage("backend '\(name)' keeps nothing after the command ends", code: 64) }
         }
         do {
-            let summary = try StoreConversion.convert(from: from, to: out, toLog: log, toState: state)
+            let summary = try StoreConversion.convert(from: from, to: out, toLog: log, toState: state, registry: .standard)
             print("converted \(from) (log=\(summary.fromLog) state=\(summary.fromState)) to \(out) (log=\(summary.toLog) state=\(summary.toState))")
             print("  log: \(summary.logEntries) entries, indexes \(summary.firstIndex)...\(summary.lastIndex), hard state copied")
             print("  state: \(summary.statePairs) pairs, \(summary.stateBytes) bytes, applied through index \(summary.applied.index) (term \(summary.applied.term))")

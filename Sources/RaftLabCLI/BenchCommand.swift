@@ -3,6 +3,7 @@ import Logging
 import Foundation
 import RaftLabBackends
 import RaftLabBench
+import RaftLabHarness
 import RaftLabNode
 import RaftLabReport
 import StorageCore

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOSSL
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabTLS
 

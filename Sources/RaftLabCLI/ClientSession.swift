@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabHTTPClient
 import RaftLabServer

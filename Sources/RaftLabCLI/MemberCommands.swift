@@ -1,5 +1,6 @@
 import ArgumentParser
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 
 extension RaftLabCommand {

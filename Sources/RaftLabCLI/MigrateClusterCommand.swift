@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import NoSQL
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabHTTPClient
 import RaftLabNode

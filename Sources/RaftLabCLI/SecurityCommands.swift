@@ -1,6 +1,7 @@
 import ArgumentParser
 import EncryptedStorage
 import Foundation
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabTLS

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
@@ -195,7 +196,7 @@ struct ServerCommand: AsyncParsableCommand {
                 nodes = [node]
                 stopNodes = { await node.stop() }
             } else {
-                let local = try await LocalCluster(config: cluster)
+                let local = try await LocalCluster(config: cluster, registry: .standard)
                 nodes = local.nodes
                 stopNodes = { await local.stop() }
             }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RaftLabAPI
 import RaftLabNode
 
 /// Downloads `GET path` from `address` straight into a file, a body part at

@@ -1,6 +1,7 @@
 import Foundation
 import Linearizability
-import RaftLabBench
+import RaftLabAPI
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 

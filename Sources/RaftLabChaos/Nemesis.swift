@@ -1,5 +1,6 @@
 import Foundation
-import RaftLabBench
+import RaftLabAPI
+import RaftLabHarness
 import RaftLabNode
 import Synchronization
 

@@ -1,6 +1,7 @@
 import Foundation
 import Linearizability
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabHTTPClient
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
@@ -78,7 +79,7 @@ public final class FuzzCluster: Sendable {
         var logger = Logger(label: "raftlab.fuzz.http")
         logger.logLevel = .critical
         httpLogger = logger
-        local = try await LocalCluster(config: config, seed: seed, logger: nodeLogger)
+        local = try await LocalCluster(config: config, registry: .standard, seed: seed, logger: nodeLogger)
         do {
             for node in local.nodes { try await startServer(node) }
         } catch {

@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import RaftLabNode
+import RaftLabAPI
 
 #if canImport(Glibc)
 import Glibc

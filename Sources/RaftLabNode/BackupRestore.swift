@@ -1,6 +1,5 @@
 import EncryptedStorage
 import Raft
-import RaftLabBackends
 import StorageCore
 
 /// Creates the data directories of a new cluster from a backup, on whatever
@@ -36,7 +35,7 @@ public enum BackupRestore {
     /// key of `config`'s `[storage] encryption_key_file`; the new stores are
     /// encrypted as `config` says (with its key), whatever the backup was.
     public static func restore(
-        backup path: String, config: ClusterConfig, nodes: [UInt64]? = nil, registry: BackendRegistry = .standard,
+        backup path: String, config: ClusterConfig, nodes: [UInt64]? = nil, registry: BackendRegistry,
         backupKey: EncryptionKey? = nil
     ) throws -> Summary {
         try config.validate(registry: registry)

@@ -1,3 +1,4 @@
+import RaftLabAPI
 import TOMLKit
 
 #if canImport(Glibc)

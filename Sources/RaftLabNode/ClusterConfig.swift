@@ -1,3 +1,4 @@
+import RaftLabAPI
 import StorageCore
 
 /// A cluster as a config file describes it: which storage engines each node
@@ -200,25 +201,14 @@ public struct ClusterConfig: Sendable, Hashable {
     }
 }
 
-/// `host:port`.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
+extension HostPort {
+    /// Parses `host:port` (the port 1-65535); a malformed address is a config error.
     public init(parsing text: String) throws {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (1...65535).contains(port), colon != text.startIndex
         else { throw ConfigError.invalid("'\(text)' is not an address of the form host:port") }
-        self.host = String(text[..<colon])
-        self.port = port
+        self.init(host: String(text[..<colon]), port: port)
     }
-
-    public var description: String { "\(host):\(port)" }
 }
 
 /// A scalar from a config table.

@@ -2,6 +2,7 @@ import EncryptedStorage
 import Foundation
 import Logging
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import RaftTCPTransport
 import StorageCore

@@ -2,8 +2,8 @@ import EncryptedStorage
 import Logging
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftRuntime
-import RaftLabBackends
 import RaftTCPTransport
 import StorageCore
 import SyncObserver
@@ -71,7 +71,7 @@ public final class ClusterNode: NoSQLService {
     /// the membership its stores recorded either way.
     public init(
         id: UInt64, config: ClusterConfig, transport: any Transport,
-        registry: BackendRegistry = .standard, randomSeed: UInt64? = nil,
+        registry: BackendRegistry, randomSeed: UInt64? = nil,
         initialVoters: Set<UInt64>? = nil, join: JoinTarget? = nil, registrar: Registrar? = nil, logger: Logger? = nil
     ) throws {
         try config.validate(registry: registry)

@@ -1,4 +1,5 @@
 import NoSQL
+import RaftLabAPI
 import StorageCore
 
 /// Carries a NoSQL command's result from the apply loop back to the client

@@ -1,7 +1,7 @@
 import Logging
 import Raft
+import RaftLabAPI
 import RaftRuntime
-import RaftLabBackends
 import RaftLabTLS
 import RaftTCPTransport
 import StorageCore
@@ -32,7 +32,7 @@ public final class LocalCluster: Sendable {
     /// through `logger` with their id as metadata (nil: a logger of their
     /// own each, at the logging system's default level).
     public init(
-        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry = .standard, seed: UInt64? = nil,
+        config: ClusterConfig, voters: Int? = nil, registry: BackendRegistry, seed: UInt64? = nil,
         logger: Logger? = nil
     ) async throws {
         let bootstrap = config.nodes.prefix(voters ?? config.nodes.count).map(\.id)

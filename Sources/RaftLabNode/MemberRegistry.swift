@@ -1,3 +1,4 @@
+import RaftLabAPI
 import StorageCore
 
 /// Where one member of the cluster listens and which storage engines it runs.

@@ -1,4 +1,5 @@
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import StorageCore
 import Synchronization

@@ -1,4 +1,3 @@
-import RaftLabBackends
 import StorageCore
 
 /// Converts a stopped node's stores to other backends, offline
@@ -48,7 +47,7 @@ public enum StoreConversion {
     /// `to` on `toLog` / `toState`.
     public static func convert(
         from: String, to: String, toLog: String, toState: String, sync: Bool = true,
-        settings: [String: [String: String]] = [:], registry: BackendRegistry = .standard
+        settings: [String: [String: String]] = [:], registry: BackendRegistry
     ) throws -> Summary {
         for name in [toLog, toState] { _ = try registry.backend(named: name) }
         if FileSystem.isDirectory(to), !(try FileSystem.listDirectory(to)).isEmpty {

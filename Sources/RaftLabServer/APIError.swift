@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import StorageCore
 

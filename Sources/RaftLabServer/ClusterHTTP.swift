@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NoSQL
+import RaftLabAPI
 import RaftLabHTTPClient
 import RaftLabNode
 

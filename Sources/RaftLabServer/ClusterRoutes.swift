@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NoSQL
+import RaftLabAPI
 import RaftLabHTTPClient
 import RaftLabNode
 import StorageCore

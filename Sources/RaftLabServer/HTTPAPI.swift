@@ -7,6 +7,7 @@ import Metrics
 import NoSQL
 import NIOSSL
 import Prometheus
+import RaftLabAPI
 import RaftLabHTTPClient
 import RaftLabNode
 import RaftLabTLS

@@ -2,6 +2,7 @@ import HTTPTypes
 import Logging
 import Hummingbird
 import NIOCore
+import RaftLabAPI
 import RaftLabHTTPClient
 import RaftLabNode
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 
 /// The query string of a request, decoded and checked.

@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 
 /// The JSON documents the API answers with. Items are embedded as the

@@ -1,4 +1,5 @@
 import NoSQL
+import RaftLabAPI
 @testable import RaftLabBench
 import RaftLabNode
 import RaftLabReport

@@ -1,6 +1,7 @@
 import Foundation
 import RaftLabBackends
 import RaftLabBench
+import RaftLabHarness
 import StorageCore
 import Testing
 

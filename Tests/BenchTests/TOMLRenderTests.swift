@@ -1,3 +1,4 @@
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore

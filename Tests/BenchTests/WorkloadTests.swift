@@ -1,5 +1,6 @@
 import RaftLabBackends
 import RaftLabBench
+import RaftLabHarness
 import RaftLabNode
 import StorageCore
 import Testing

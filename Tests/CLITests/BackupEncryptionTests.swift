@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import NoSQL
+import RaftLabAPI
+import RaftLabBackends
 import RaftLabNode
 import RaftLabServer
 import StorageCore
@@ -57,7 +59,7 @@ struct BackupEncryptionTests {
         try FileSystem.writeFile(wrongKeyFile, Array(repeating: 9, count: 32), sync: false)
 
         let config = Self.config(directory + "/data", keyFile: keyFile)
-        let cluster = try await LocalCluster(config: config, seed: 3, logger: quietLogger)
+        let cluster = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger)
         let backupPath = directory + "/backup.rlb"
         do {
             let leader = try await cluster.leader(within: .seconds(20))
@@ -90,7 +92,7 @@ struct BackupEncryptionTests {
         // A wrong key: refused with a message naming both keys, nothing written, a non-zero exit.
         let wrong = Self.config(directory + "/wrong", keyFile: wrongKeyFile)
         #expect {
-            _ = try BackupRestore.restore(backup: backupPath, config: wrong)
+            _ = try BackupRestore.restore(backup: backupPath, config: wrong, registry: .standard)
         } throws: { error in
             "\(error)".contains("wrong key for backup") && "\(error)".contains("it is encrypted with key")
         }
@@ -108,8 +110,8 @@ struct BackupEncryptionTests {
 
         // The right key (the config's own): the data comes back.
         let restoredConfig = Self.config(directory + "/restored", keyFile: keyFile)
-        _ = try BackupRestore.restore(backup: backupPath, config: restoredConfig)
-        let restored = try await LocalCluster(config: restoredConfig, seed: 4, logger: quietLogger)
+        _ = try BackupRestore.restore(backup: backupPath, config: restoredConfig, registry: .standard)
+        let restored = try await LocalCluster(config: restoredConfig, registry: .standard, seed: 4, logger: quietLogger)
         do {
             let leader = try await restored.leader(within: .seconds(20))
             let item = try await leader.read(.strong) { machine, store in

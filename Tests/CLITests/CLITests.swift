@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabHTTPClient
 import RaftLabServer

@@ -1,5 +1,6 @@
 import Foundation
 import Linearizability
+import RaftLabBackends
 import Testing
 
 @testable import RaftLabChaos

@@ -1,6 +1,7 @@
 import DynamoDBAPI
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabTestSupport
 import StorageCore

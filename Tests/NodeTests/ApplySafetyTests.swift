@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabBackends
 @testable import RaftLabNode
 import RaftRuntime
@@ -36,7 +37,7 @@ struct ApplySafetyTests {
         let directory = ClusterNodeTests.temporaryDirectory("apply-safety-\(backend)")
         defer { try? FileSystem.removeTree(directory); MemoryBackendCleanup.forget(directory) }
         let config = ClusterNodeTests.config(backend, directory: directory)
-        var cluster = try await LocalCluster(config: config, seed: 31, logger: quietLogger())
+        var cluster = try await LocalCluster(config: config, registry: .standard, seed: 31, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Big", partitionKey: "p", sortKey: "s"))) }
         let big: JSONValue = ["p": .string(Self.bigPartition), "s": .string(Self.bigSort), "v": 1]
         _ = try await onLeader(cluster) { try await $0.write(.putItem(table: "Big", item: big, expectedVersion: nil)) }
@@ -49,7 +50,7 @@ struct ApplySafetyTests {
         await cluster.stop()
         if backend == "memory" { return }  // nothing outlives the process's stores
 
-        cluster = try await LocalCluster(config: config, seed: 32, logger: quietLogger())
+        cluster = try await LocalCluster(config: config, registry: .standard, seed: 32, logger: quietLogger())
         let leader = try await cluster.leader()
         #expect(try await eventually(timeout: .seconds(30)) { try await leader.status().appliedIndex >= last })
         try await checkOrder(cluster)
@@ -77,7 +78,7 @@ struct ApplySafetyTests {
     func oversizedKeysNeverReachTheLog() async throws {
         let directory = ClusterNodeTests.temporaryDirectory("apply-safety-refused")
         defer { try? FileSystem.removeTree(directory) }
-        let cluster = try await LocalCluster(config: ClusterNodeTests.config("lmdb", directory: directory), seed: 33, logger: quietLogger())
+        let cluster = try await LocalCluster(config: ClusterNodeTests.config("lmdb", directory: directory), registry: .standard, seed: 33, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Big", partitionKey: "p", sortKey: "s"))) }
         let leader = try await cluster.leader()
         for item: JSONValue in [

@@ -1,6 +1,7 @@
 import Foundation
 import MemoryBackend
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftRuntime
@@ -42,7 +43,7 @@ struct BootstrapTests {
         var nodes: [ClusterNode] = []
         for id: UInt64 in 1...5 {
             let config = id <= 2 ? small : large
-            nodes.append(try ClusterNode(id: id, config: config, transport: hub.transport(for: id), randomSeed: id, logger: quietLogger()))
+            nodes.append(try ClusterNode(id: id, config: config, transport: hub.transport(for: id), registry: .standard, randomSeed: id, logger: quietLogger()))
         }
         for node in nodes { try await node.start() }
 
@@ -94,7 +95,7 @@ struct BootstrapTests {
         let directory = NSTemporaryDirectory() + "raftlab-bootstrap-\(UUID().uuidString)"
         defer { MemoryBackend.removeAll(under: directory) }
         let three = Self.config([1, 2, 3], directory: directory)
-        let cluster = try await LocalCluster(config: three, seed: 5, logger: quietLogger())
+        let cluster = try await LocalCluster(config: three, registry: .standard, seed: 5, logger: quietLogger())
         let leader = try await cluster.leader()
         let cluster3 = try await leader.status().clusterID
         await cluster.stop()
@@ -103,7 +104,7 @@ struct BootstrapTests {
         // it must keep counting a quorum of the stored {1, 2, 3}, so it cannot lead.
         let hub = InProcessHub()
         let node = try ClusterNode(
-            id: 1, config: Self.config([1], directory: directory), transport: hub.transport(for: 1), randomSeed: 9, logger: quietLogger())
+            id: 1, config: Self.config([1], directory: directory), transport: hub.transport(for: 1), registry: .standard, randomSeed: 9, logger: quietLogger())
         try await node.start()
         try await Task.sleep(for: .milliseconds(600))
         let status = try await node.status()

@@ -1,4 +1,5 @@
 import Foundation
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore

@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftRuntime
 import RaftLabBackends
 import RaftLabNode
@@ -54,7 +55,7 @@ struct ClusterNodeTests {
             MemoryBackendCleanup.forget(directory)
         }
         let config = Self.config(backend, directory: directory)
-        let cluster = try await LocalCluster(config: config, seed: 7, logger: quietLogger())
+        let cluster = try await LocalCluster(config: config, registry: .standard, seed: 7, logger: quietLogger())
         _ = try await cluster.leader()
 
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Music", partitionKey: "Artist", sortKey: "SongTitle"))) }
@@ -116,7 +117,7 @@ struct ClusterNodeTests {
 
         // A whole-cluster restart keeps every acknowledged write on the disk backends.
         guard backend != "memory" else { return }
-        let again = try await LocalCluster(config: config, seed: 8, logger: quietLogger())
+        let again = try await LocalCluster(config: config, registry: .standard, seed: 8, logger: quietLogger())
         _ = try await again.leader()
         let kept = try await onLeader(again) { node in
             try await node.read(.strong) { machine, store in
@@ -131,7 +132,7 @@ struct ClusterNodeTests {
     func badInputNeverReachesTheLog() async throws {
         let directory = Self.temporaryDirectory("bad")
         defer { MemoryBackendCleanup.forget(directory) }
-        let cluster = try await LocalCluster(config: Self.config("memory", directory: directory), seed: 3, logger: quietLogger())
+        let cluster = try await LocalCluster(config: Self.config("memory", directory: directory), registry: .standard, seed: 3, logger: quietLogger())
         let leader = try await cluster.leader()
         let before = await leader.raft.status
         await #expect(throws: NoSQLError.self) {
@@ -190,7 +191,7 @@ struct ClusterNodeRecoveryTests {
         config.engine.snapshotKeepEntries = 10
         config.nodes.append(ClusterConfig.Node(
             id: 4, raftAddress: HostPort(host: "127.0.0.1", port: 9103), httpAddress: HostPort(host: "127.0.0.1", port: 8103)))
-        let cluster = try await LocalCluster(config: config, voters: 3, seed: 11, logger: quietLogger())
+        let cluster = try await LocalCluster(config: config, voters: 3, registry: .standard, seed: 11, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "tbl", partitionKey: "k"))) }
         var last: UInt64 = 0
         for i in 0..<400 {

@@ -2,6 +2,7 @@ import Foundation
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 @testable import RaftLabNode
 import RaftRuntime
@@ -24,7 +25,7 @@ struct ExactlyOnceTests {
     func retryAfterUnknownOutcome() async throws {
         let directory = ClusterNodeTests.temporaryDirectory("exactly-once")
         defer { MemoryBackendCleanup.forget(directory) }
-        let cluster = try await LocalCluster(config: ClusterNodeTests.config("memory", directory: directory), seed: 21, logger: quietLogger())
+        let cluster = try await LocalCluster(config: ClusterNodeTests.config("memory", directory: directory), registry: .standard, seed: 21, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "tbl", partitionKey: "k"))) }
         let leader = try await cluster.leader()
         let put = NoSQLCommand.putItem(table: "tbl", item: ["k": .string("x"), "n": .bool(true)], expectedVersion: nil)
@@ -66,7 +67,7 @@ struct ExactlyOnceTests {
     func keysAreChecked() async throws {
         let directory = ClusterNodeTests.temporaryDirectory("exactly-once-keys")
         defer { MemoryBackendCleanup.forget(directory) }
-        let cluster = try await LocalCluster(config: ClusterNodeTests.config("memory", directory: directory), seed: 22, logger: quietLogger())
+        let cluster = try await LocalCluster(config: ClusterNodeTests.config("memory", directory: directory), registry: .standard, seed: 22, logger: quietLogger())
         let leader = try await cluster.leader()
         for bad in ["", "has space", String(repeating: "k", count: 256), "é"] {
             await #expect(throws: NoSQLError.self) {

@@ -1,6 +1,7 @@
 import Foundation
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import StorageCore
@@ -21,7 +22,7 @@ struct MembershipTests {
             config.engine.snapshotEntries = snapshotEntries
             config.engine.snapshotKeepEntries = snapshotEntries / 4
         }
-        let cluster = try await LocalCluster(config: config, seed: 5, logger: quietLogger())
+        let cluster = try await LocalCluster(config: config, registry: .standard, seed: 5, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Ops", partitionKey: "k"))) }
         return (cluster, directory)
     }
@@ -260,13 +261,13 @@ struct BackupTests {
 
         var config = ClusterNodeTests.config("leveldb", directory: directory + "/restored")
         config.storage.state = "flatfile"
-        let restored = try BackupRestore.restore(backup: path, config: config)
+        let restored = try BackupRestore.restore(backup: path, config: config, registry: .standard)
         #expect(restored.voters == [1, 2, 3])
         #expect(restored.clusterID != summary.header.clusterID)
         // Restoring over existing data is refused.
-        #expect(throws: ConfigError.self) { _ = try BackupRestore.restore(backup: path, config: config) }
+        #expect(throws: ConfigError.self) { _ = try BackupRestore.restore(backup: path, config: config, registry: .standard) }
 
-        let cluster2 = try await LocalCluster(config: config, seed: 9, logger: quietLogger())
+        let cluster2 = try await LocalCluster(config: config, registry: .standard, seed: 9, logger: quietLogger())
         defer { Task { await cluster2.stop() } }
         let leader = try await cluster2.leader(within: .seconds(20))
         #expect(await leader.membership().clusterID == restored.clusterID)
@@ -286,11 +287,11 @@ struct BackupTests {
         defer { MembershipTests.cleanUp(directory) }
         for i in 0..<200 { _ = try await MembershipTests.put(cluster, "key-\(i)") }
         await cluster.stop()
-        let summary = try StoreConversion.convert(from: directory + "/node-2", to: directory + "/converted", toLog: "leveldb", toState: "flatfile")
+        let summary = try StoreConversion.convert(from: directory + "/node-2", to: directory + "/converted", toLog: "leveldb", toState: "flatfile", registry: .standard)
         #expect(summary.fromLog == "lmdb" && summary.toState == "flatfile")
         #expect(summary.statePairs > 200 && summary.logEntries > 200)
         #expect(throws: StoreConversion.ConversionError.self) {
-            _ = try StoreConversion.convert(from: directory + "/node-2", to: directory + "/converted", toLog: "leveldb", toState: "leveldb")
+            _ = try StoreConversion.convert(from: directory + "/node-2", to: directory + "/converted", toLog: "leveldb", toState: "leveldb", registry: .standard)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RaftLabAPI
 import RaftLabNode
 import RaftLabServer
 import Synchronization

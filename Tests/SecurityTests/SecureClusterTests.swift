@@ -4,6 +4,7 @@ import Logging
 import MemoryBackend
 import NoSQL
 import Raft
+import RaftLabAPI
 import RaftLabBackends
 import RaftLabNode
 import RaftLabTLS
@@ -71,7 +72,7 @@ struct SecureClusterTests {
             config.engine.snapshotKeepEntries = 5
             config.nodes.append(ClusterConfig.Node(
                 id: 4, raftAddress: HostPort(host: "127.0.0.1", port: 9103), httpAddress: HostPort(host: "127.0.0.1", port: 8103)))
-            let cluster = try await LocalCluster(config: config, voters: 3, seed: 5, logger: quietLogger())
+            let cluster = try await LocalCluster(config: config, voters: 3, registry: .standard, seed: 5, logger: quietLogger())
             // A snapshot from the leader is staged on disk as the node's state store seals its data:
             // the node's wrappers must pass the sealer through (a lost sealer staged snapshots in the clear).
             #expect((cluster.node(1)?.stateStore.stagingSealer != nil) == encrypted)
@@ -117,13 +118,13 @@ struct SecureClusterTests {
         try Self.writeKey(directory + "/wrong.key", 2)
         var config = Self.config("lmdb", directory: directory)
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
-        let cluster = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
+        let cluster = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger())
         _ = try await onLeader(cluster) { try await $0.write(.createTable(TableSchema(name: "Tab", partitionKey: "k"))) }
         await cluster.stop()
 
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/wrong.key")
         do {
-            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
+            _ = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger())
             Issue.record("a cluster started with the wrong key")
         } catch let error as StorageError {
             #expect(error.description.contains("wrong encryption key"), "\(error)")
@@ -131,7 +132,7 @@ struct SecureClusterTests {
         }
         config.storage.encryption = nil
         do {
-            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
+            _ = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger())
             Issue.record("an encrypted cluster started without its key")
         } catch let error as StorageError {
             #expect(error.description.contains("encrypted"), "\(error)")
@@ -139,13 +140,13 @@ struct SecureClusterTests {
         try FileSystem.writeFile(directory + "/short.key", [1, 2, 3], sync: false)
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/short.key")
         do {
-            _ = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
+            _ = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger())
             Issue.record("a 3-byte key was accepted")
         } catch let error as ConfigError {
             #expect(error.description.contains("exactly 32 bytes"), "\(error)")
         }
         config.storage.encryption = ClusterConfig.Encryption(keyFile: directory + "/right.key")
-        let again = try await LocalCluster(config: config, seed: 3, logger: quietLogger())
+        let again = try await LocalCluster(config: config, registry: .standard, seed: 3, logger: quietLogger())
         let tables = try await onLeader(again) { try await $0.read(.strong) { machine, store in try machine.listTables(in: store) } }
         #expect(tables.map(\.name) == ["Tab"])
         await again.stop()
@@ -171,7 +172,7 @@ struct SecureClusterTests {
         for id: UInt64 in 1...3 {
             let transport = try ClusterNode.tcpTransport(for: id, config: config, logger: logs.logger(label: "node\(id)"))
             transports[id] = transport
-            let node = try ClusterNode(id: id, config: config, transport: transport, randomSeed: id, initialVoters: [1, 2, 3], logger: quietLogger())
+            let node = try ClusterNode(id: id, config: config, transport: transport, registry: .standard, randomSeed: id, initialVoters: [1, 2, 3], logger: quietLogger())
             try await node.start()
             nodes.append(node)
         }
@@ -215,7 +216,7 @@ struct SecureClusterTests {
             id: 4, config: config,
             transport: try ClusterNode.tcpTransport(
                 for: 4, config: config, tls: try TLSContexts(files: cas.files(cas.foreign, node: 4), nodeID: 4)),
-            randomSeed: 4, initialVoters: [], logger: quietLogger())
+            registry: .standard, randomSeed: 4, initialVoters: [], logger: quietLogger())
         try await outsider.start()
         _ = try await leader().raft.addLearner(4)
         _ = try await leader().write(.createTable(TableSchema(name: "Later", partitionKey: "k")))

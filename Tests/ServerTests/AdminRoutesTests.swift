@@ -21,7 +21,7 @@ struct AdminRoutesTests {
         config.storage.log = "leveldb"
         config.storage.state = "leveldb"
         config.storage.dataDirectory = directory
-        let node = try ClusterNode(id: 1, config: config, transport: InProcessHub().transport(for: 1), logger: quietLogger)
+        let node = try ClusterNode(id: 1, config: config, transport: InProcessHub().transport(for: 1), registry: .standard, logger: quietLogger)
         try await node.start()
         let router = makeRouter(service: node, metrics: nil)
         let app = Application(router: router, logger: quietLogger)

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NoSQL
+import RaftLabAPI
 import RaftLabHTTPClient
 import RaftLabNode
 import RaftLabServer

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import NoSQL
 import Prometheus
+import RaftLabAPI
 import RaftLabNode
 import RaftLabServer
 import RaftLabTestSupport

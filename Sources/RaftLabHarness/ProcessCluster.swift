@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import RaftLabReport
 import RaftLabHTTPClient
@@ -24,7 +25,7 @@ import Darwin
 /// `ChildProcesses` if the benchmark itself is interrupted. Every node is
 /// also told to exit should this process vanish without stopping it
 /// (`RAFTLAB_PARENT_PID`). `raftlab chaos` drives the same clusters.
-public final class ProcessCluster: BenchCluster {
+public final class ProcessCluster: Sendable {
     public let config: ClusterConfig
     public let configPath: String
     public let executable: String
@@ -108,13 +109,14 @@ public final class ProcessCluster: BenchCluster {
         return FileManager.default.currentDirectoryPath + "/" + argument
     }
 
-    // MARK: BenchCluster
+    // MARK: Nodes (RaftLabBench adds its BenchCluster conformance over these)
 
-    var nodes: [any BenchNode] {
-        runningIDs.compactMap { node($0) }
+    /// Nodes running now, by id, driven through their HTTP APIs.
+    public var httpNodes: [HTTPBenchNode] {
+        runningIDs.compactMap { httpNode($0) }
     }
 
-    func node(_ id: UInt64) -> (any BenchNode)? {
+    public func httpNode(_ id: UInt64) -> HTTPBenchNode? {
         guard runningIDs.contains(id), let node = config.nodes.first(where: { $0.id == id }) else { return nil }
         return HTTPBenchNode(id: id, address: node.httpAddress, client: client)
     }
@@ -123,7 +125,8 @@ public final class ProcessCluster: BenchCluster {
         processes.withLock { table in table.filter { $0.value.isRunning }.keys.sorted() }
     }
 
-    func leader(within timeout: Duration) async throws -> any BenchNode {
+    /// The running node that leads in the highest term, once one does.
+    public func leaderNode(within timeout: Duration) async throws -> HTTPBenchNode {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             // Ask every running node at once, each with a short time limit, so
@@ -140,7 +143,7 @@ public final class ProcessCluster: BenchCluster {
                 return statuses
             }
             if let best = statuses.filter({ $0.role == "leader" }).max(by: { $0.term < $1.term }),
-                let leader = node(best.nodeID)
+                let leader = httpNode(best.nodeID)
             {
                 return leader
             }
@@ -171,19 +174,22 @@ public final class ProcessCluster: BenchCluster {
         try await start(id, joining: false)
     }
 
-    func startJoining(_ id: UInt64) async throws {
+    public func startJoining(_ id: UInt64) async throws {
         try await start(id, joining: true)
     }
 
-    func addLearner(_ id: UInt64) async throws {
-        try await admin(leader: try await leader(), method: "POST", path: "/admin/learners/\(id)")
+    public func addLearner(_ id: UInt64) async throws {
+        try await admin(leader: try await leaderNode(within: Self.leaderWait), method: "POST", path: "/admin/learners/\(id)")
     }
 
-    func removeNode(_ id: UInt64) async throws {
-        try await admin(leader: try await leader(), method: "DELETE", path: "/admin/members/\(id)")
+    public func removeNode(_ id: UInt64) async throws {
+        try await admin(leader: try await leaderNode(within: Self.leaderWait), method: "DELETE", path: "/admin/members/\(id)")
     }
 
-    private func admin(leader: any BenchNode, method: String, path: String) async throws {
+    /// How long a membership change waits for a leader (as `BenchCluster.leader()` does).
+    static let leaderWait: Duration = .seconds(60)
+
+    private func admin(leader: HTTPBenchNode, method: String, path: String) async throws {
         guard let node = config.nodes.first(where: { $0.id == leader.id }) else { throw NodeError.noLeader }
         let response = try await client.execute(SimpleHTTPRequest(method: method, path: path), to: node.httpAddress, timeout: .seconds(15))
         guard response.status == 200 else { throw HTTPBenchNode.error(for: response, node: leader.id) }
@@ -263,10 +269,10 @@ public final class ProcessCluster: BenchCluster {
 
     /// A memory log dies with its node process (a memory state store does
     /// too, but a node with a disk log gets its state back from a snapshot).
-    let restartKeepsData: Bool
+    public let restartKeepsData: Bool
 
-
-    func bytesWritten() -> UInt64? {
+    /// Bytes the node processes have written to disk (/proc/<pid>/io), or nil where that cannot be read.
+    public func bytesWritten() -> UInt64? {
         let pids = processes.withLock { $0.values.map(\.processIdentifier) }
         var total: UInt64 = 0
         for pid in pids {
@@ -276,7 +282,8 @@ public final class ProcessCluster: BenchCluster {
         return total
     }
 
-    var dataDirectories: [String] {
+    /// The directory of each node's stores.
+    public var dataDirectories: [String] {
         config.nodes.map { config.storage.storageConfig(forNode: $0.id).dataDirectory }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import NoSQL
+import RaftLabAPI
 import RaftLabNode
 import SyncObserver
 import RaftLabHTTPClient
@@ -20,21 +21,23 @@ import RaftLabHTTPClient
 /// - a NoSQL error code → that `NoSQLError`; any other 5xx → `NodeError.internal`.
 ///
 /// A write's idempotency key travels as the `Idempotency-Key` header.
-struct HTTPBenchNode: BenchNode {
-    let id: UInt64
-    let address: HostPort
-    let client: SimpleHTTPClient
+/// RaftLabBench makes it a `BenchNode`; `ProcessCluster` uses it to find
+/// the leader and to wait for a node to come up.
+public struct HTTPBenchNode: Sendable {
+    public let id: UInt64
+    public let address: HostPort
+    public let client: SimpleHTTPClient
     /// Time limit of one request.
-    let timeout: Duration
+    public let timeout: Duration
 
-    init(id: UInt64, address: HostPort, client: SimpleHTTPClient, timeout: Duration = .seconds(15)) {
+    public init(id: UInt64, address: HostPort, client: SimpleHTTPClient, timeout: Duration = .seconds(15)) {
         self.id = id
         self.address = address
         self.client = client
         self.timeout = timeout
     }
 
-    func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
+    public func replicate(_ command: NoSQLCommand, idempotencyKey: String?) async throws -> UInt64 {
         var request: SimpleHTTPRequest
         switch command {
         case .createTable(let schema):
@@ -66,7 +69,7 @@ struct HTTPBenchNode: BenchNode {
         return index
     }
 
-    func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? {
+    public func getItem(table: String, key: ItemKey, consistency: ReadConsistency) async throws -> JSONValue? {
         let query = Self.keyQuery(key) + [("consistency", consistency.rawValue)]
         let request = SimpleHTTPRequest(method: "GET", path: "/tables/\(Self.component(table))/items" + Self.query(query))
         do {
@@ -76,7 +79,7 @@ struct HTTPBenchNode: BenchNode {
         }
     }
 
-    func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int {
+    public func query(table: String, partition: String, limit: Int, consistency: ReadConsistency) async throws -> Int {
         let query = [("partition_key", partition), ("limit", String(limit)), ("consistency", consistency.rawValue)]
         let request = SimpleHTTPRequest(method: "GET", path: "/tables/\(Self.component(table))/query" + Self.query(query))
         guard let count = try await send(request)["count"]?.numberValue.flatMap({ Int($0.description) }) else {
@@ -85,7 +88,7 @@ struct HTTPBenchNode: BenchNode {
         return count
     }
 
-    func syncs() async throws -> NodeSyncReport {
+    public func syncs() async throws -> NodeSyncReport {
         let body = try await send(SimpleHTTPRequest(method: "GET", path: "/admin/syncs"))
         func number(_ value: JSONValue?) -> UInt64? { value?.numberValue.flatMap { UInt64($0.description) } }
         guard let reported = number(body["reported"]) else {
@@ -101,7 +104,7 @@ struct HTTPBenchNode: BenchNode {
         return NodeSyncReport(observed: observed, reported: reported)
     }
 
-    func timeline(after: UInt64) async throws -> ReplicationTimeline.Page {
+    public func timeline(after: UInt64) async throws -> ReplicationTimeline.Page {
         let response = try await exchange(SimpleHTTPRequest(method: "GET", path: "/admin/timeline?after=\(after)"))
         guard response.status == 200 else { throw Self.error(for: response, node: id) }
         do {
@@ -123,7 +126,7 @@ struct HTTPBenchNode: BenchNode {
         var applies: [[UInt64]]
     }
 
-    func status() async throws -> NodeStatus {
+    public func status() async throws -> NodeStatus {
         let response = try await exchange(SimpleHTTPRequest(method: "GET", path: "/status"))
         guard response.status == 200 else { throw Self.error(for: response, node: id) }
         do {
