@@ -1,7 +1,8 @@
-/// Shared by the key-value log stores (lmdb, leveldb): the extent of the log (compaction point and last index), cached in memory
-/// so bounds checks need no read, and the `LogStore` rules that depend only on
-/// it. Every rule is checked here before any write begins, so a refused call
-/// never leaves a half-built transaction behind.
+/// Shared by the log stores (`KeyValueLogStore`, wal): the extent of the log
+/// (compaction point and last index), cached in memory so bounds checks need
+/// no read, and the `LogStore` rules that depend only on it. Every rule is
+/// checked here before any write begins, so a refused call never leaves a
+/// half-built transaction behind.
 public struct LogBounds: Sendable, Equatable {
     /// Index and term of the last compacted entry.
     public var snapshot: AppliedPosition
