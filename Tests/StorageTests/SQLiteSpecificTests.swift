@@ -44,7 +44,7 @@ struct SQLiteSpecificTests {
     func preparedStatementsAreReused() throws {
         let dir = TestDirectory("sqlite-statements")
         defer { dir.remove() }
-        let log = try #require(try sqlite.openLogStore(options(dir.sub("log"), sync: false)) as? SQLiteLogStore)
+        let log = try #require(try sqlite.openLogStore(options(dir.sub("log"), sync: false)) as? KeyValueLogStore<SQLiteLogEngine>)
         let state = try #require(try sqlite.openStateStore(options(dir.sub("state"), sync: false)) as? SQLiteStateStore)
         defer {
             try? log.close()
