@@ -108,10 +108,3 @@ public struct EntryCollector {
         return expected != nil
     }
 }
-
-/// A log entry a read expected and did not find; a store turns it into
-/// `.compacted`, `.unavailable` or `.corrupted` once it knows which.
-public struct MissingEntry: Error, Sendable {
-    public var index: UInt64
-    public init(index: UInt64) { self.index = index }
-}
