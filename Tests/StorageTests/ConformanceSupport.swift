@@ -142,6 +142,10 @@ struct BackendHooks: Sendable {
     /// The sync setting and state mode of a restore done in several engine
     /// transactions or batches; nil when the kit need not run one.
     var largeRestore: (sync: Bool, mode: StateSyncMode)? = nil
+    /// Syncs counted for one synced log call and for a compaction, and at
+    /// the close of a store opened with sync off (nil: not checked); nil
+    /// when the counts depend on more than the call (flatfile).
+    var logSyncs: (perCall: UInt64, compaction: UInt64, unsyncedClose: UInt64?)? = nil
     /// Bad values of the backend's own settings, each to be refused.
     var badSettings: [[String: String]] = []
 

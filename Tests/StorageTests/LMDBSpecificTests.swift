@@ -11,7 +11,9 @@ struct LMDBSpecificTests {
 
     /// LMDB keeps no checksums of its own: a damaged payload is found by the
     /// record's (every copy is damaged, since copy-on-write may have left old
-    /// pages behind). A restore runs in several transactions.
+    /// pages behind). A restore runs in several transactions. A synced commit
+    /// counts 2 syncs (fdatasync + meta page) whatever it carries; with sync
+    /// off, close flushes MDB_NOSYNC's commits with one mdb_env_sync.
     static let hooks = BackendHooks(
         entryDamage: .closed { directory, entry in
             let path = directory + "/data.mdb"
@@ -21,6 +23,7 @@ struct LMDBSpecificTests {
         },
         entrySource: { "data.mdb (log entry \($0))" },
         largeRestore: (sync: false, mode: .always),
+        logSyncs: (perCall: 2, compaction: 2, unsyncedClose: 1),
         badSettings: ["", "-1", "0", "1GiB"].map { ["map_size": $0] })
 
     /// LMDB's own state store, each apply a synced commit, unless `stateSync` says otherwise.
@@ -139,34 +142,6 @@ struct LMDBSpecificTests {
         }
         try log.close()
         try state.close()
-    }
-
-    @Test("a synced commit counts 2 syncs, whatever it carries; sync off counts none until close")
-    func syncCounting() throws {
-        let dir = TestDirectory("lmdb-syncs")
-        defer { dir.remove() }
-        let log = try lmdb.openLogStore(options(dir.sub("synced")))
-        var before = log.syncCount
-        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 2)
-        before = log.syncCount
-        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 6)
-        // Calls that change nothing commit nothing.
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before)
-        try log.close()
-
-        let loose = try lmdb.openLogStore(options(dir.sub("loose"), sync: false))
-        try loose.append(entries(1...64, term: 1))
-        #expect(loose.syncCount == 0)
-        try loose.close()
-        #expect(loose.syncCount == 1, "close flushes what MDB_NOSYNC left unsynced")
     }
 
     @Test("keys past LMDB's 511 bytes are held through the long-key layout; past the cluster limit refused, in both sync modes", arguments: StateSyncMode.allCases)

@@ -24,6 +24,7 @@ struct LevelDBSpecificTests {
         },
         lockWord: "lock",
         largeRestore: (sync: false, mode: .always),
+        logSyncs: (perCall: 1, compaction: 1, unsyncedClose: 1),
         badSettings: [["write_buffer_size": "big"], ["write_buffer_size": "0"], ["compression": "zstd"]])
 
     /// Each state apply synced, unless `stateSync` says otherwise.
@@ -73,28 +74,12 @@ struct LevelDBSpecificTests {
         #expect(try log.entries(501...2_000, maxBytes: .max) == Array(written[500...]))
     }
 
-    @Test("every mutating call is one synced write batch: 64 entries plus a hard state sync once")
+    @Test("a state apply or restore is one synced write batch; checkpoint mode syncs once per checkpoint")
     func syncCounting() throws {
         let dir = TestDirectory("leveldb-syncs")
         defer { dir.remove() }
-        let log = try leveldb.openLogStore(options(dir.sub("log")))
-        var before = log.syncCount
-        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 1)
-        before = log.syncCount
-        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 3)
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before, "calls that change nothing write nothing")
-        try log.close()
-
         let state = try leveldb.openStateStore(options(dir.sub("state")))
-        before = state.syncCount
+        var before = state.syncCount
         var batch = WriteBatch()
         for i in 0..<100 { batch.put(bytes("k\(i)"), bytes("v\(i)")) }
         try state.apply(batch, through: AppliedPosition(index: 1, term: 1))
@@ -115,12 +100,6 @@ struct LevelDBSpecificTests {
         try checkpointed.checkpoint()
         #expect(checkpointed.syncCount == before + 1, "nothing new: no sync")
         try checkpointed.close()
-
-        let loose = try leveldb.openLogStore(options(dir.sub("loose"), sync: false))
-        try loose.append(entries(1...64, term: 1))
-        #expect(loose.syncCount == 0)
-        try loose.close()
-        #expect(loose.syncCount == 1, "close flushes the unsynced .log")
     }
 
     @Test("damage in LevelDB's own files is reported as .corrupted, not skipped")

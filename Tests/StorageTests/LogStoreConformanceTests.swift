@@ -221,6 +221,39 @@ struct LogStoreConformanceTests {
         #expect(try log.hardState() == HardState(term: 3, votedFor: 2, commit: 40))
     }
 
+    @Test("syncs as the backend documents: one call, one commit; calls that change nothing sync nothing; sync off syncs at close", arguments: BackendUnderTest.logStores.filter { $0.hooks.logSyncs != nil })
+    func syncsPerCall(backend: BackendUnderTest) throws {
+        let syncs = try #require(backend.hooks.logSyncs)
+        let dir = TestDirectory("log-syncs-\(backend)")
+        defer { dir.remove() }
+        let log = try backend.openLog(dir.sub("synced"))
+        var before = log.syncCount
+        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
+        #expect(log.syncCount == before + syncs.perCall, "64 entries and a hard state are one call")
+        before = log.syncCount
+        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
+        try log.truncateSuffix(after: 60)
+        try log.append(entries(61...61, term: 2))
+        #expect(log.syncCount == before + 3 * syncs.perCall, "hard state, truncation, append")
+        before = log.syncCount
+        try log.compact(through: 5, term: 1)
+        #expect(log.syncCount == before + syncs.compaction, "compaction")
+        before = log.syncCount
+        try log.append([])
+        try log.truncateSuffix(after: 61)
+        try log.compact(through: 3, term: 1)
+        #expect(log.syncCount == before, "calls that change nothing sync nothing")
+        try log.close()
+
+        guard let atClose = syncs.unsyncedClose else { return }
+        let loose = try backend.openLog(dir.sub("loose"), sync: false)
+        try loose.append(entries(1...64, term: 1))
+        try loose.compact(through: 10, term: 1)
+        #expect(loose.syncCount == 0, "sync off syncs nothing")
+        try loose.close()
+        #expect(loose.syncCount == atClose, "close flushes what sync off left unsynced")
+    }
+
     @Test("a log record that fails its checksum is .corrupted on every read, never returned", arguments: BackendUnderTest.logStores.filter { $0.hooks.entryDamage != nil })
     func corruptedEntry(backend: BackendUnderTest) throws {
         let hooks = backend.hooks

@@ -23,6 +23,7 @@ struct SQLiteSpecificTests {
         entrySource: { "log.db (log entry \($0))" },
         lockWord: "locked",
         largeRestore: (sync: true, mode: .checkpoint),
+        logSyncs: (perCall: 1, compaction: 1, unsyncedClose: nil),
         badSettings: [["cache_size": "big"], ["cache_size": "12"], ["checkpoint_pages": "0"], ["checkpoint_pages": "many"]])
 
     /// Each state apply synced, unless `stateSync` says otherwise.
@@ -87,25 +88,16 @@ struct SQLiteSpecificTests {
         let dir = TestDirectory("sqlite-syncs")
         defer { dir.remove() }
         var log = try sqlite.openLogStore(options(dir.sub("log")))
-        var before = log.syncCount
         try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 1, "the WAL was started by the schema at open")
         // Closing the last connection checkpoints and removes the WAL: the next commit starts a new one.
         try log.close()
         log = try sqlite.openLogStore(options(dir.sub("log")))
-        before = log.syncCount
+        var before = log.syncCount
         try log.append(entries(65...65, term: 1))
         #expect(log.syncCount == before + 2, "a commit that starts the WAL syncs its header and its frames")
         before = log.syncCount
         try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 3)
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before, "calls that change nothing write nothing")
+        #expect(log.syncCount == before + 1, "the WAL goes on")
         try log.close()
 
         var batch = WriteBatch()

@@ -13,7 +13,9 @@ struct WALSpecificTests {
     static let smallSegments = ["segment_size": String(64 << 10)]
 
     /// A damaged frame is refused at open, so the kit damages an entry while
-    /// the store is open; the term of every live entry is kept in memory.
+    /// the store is open; the term of every live entry is kept in memory. A
+    /// compaction replaces meta: fdatasync of the temporary file and fsync of
+    /// the directory; with sync off, close syncs the active segment once.
     static let hooks = BackendHooks(
         entryDamage: .open { directory, entry in
             let segment = directory + "/0000000000000001.seg"
@@ -24,6 +26,7 @@ struct WALSpecificTests {
         entrySource: { "0000000000000001.seg (log entry \($0))" },
         termReadsRecord: false,
         lockWord: "locked",
+        logSyncs: (perCall: 1, compaction: 2, unsyncedClose: 1),
         badSettings: ["big", "0", "-1", "4096", String(2 << 30)].map { ["segment_size": $0] })
 
     func open(_ path: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any LogStore {
@@ -89,37 +92,6 @@ struct WALSpecificTests {
             "0000000000000001.seg", StoreLock.fileName, StoreDirectory.markerName, WALMeta.fileName,
         ])
         try log.close()
-    }
-
-    @Test("one fdatasync per append, hard state or truncation; compaction replaces meta (2); calls that change nothing sync nothing")
-    func syncCounting() throws {
-        let dir = TestDirectory("wal-syncs")
-        defer { dir.remove() }
-        let log = try open(dir.sub("log"))
-        var before = log.syncCount
-        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 1)
-        before = log.syncCount
-        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.append(entries(61...61, term: 2))
-        #expect(log.syncCount == before + 3)
-        before = log.syncCount
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 2, "meta: fdatasync of the temporary file and fsync of the directory")
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 61)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before, "calls that change nothing write nothing")
-        try log.close()
-
-        let loose = try open(dir.sub("loose"), sync: false)
-        try loose.append(entries(1...64, term: 1))
-        try loose.compact(through: 10, term: 1)
-        #expect(loose.syncCount == 0)
-        try loose.close()
-        #expect(loose.syncCount == 1, "close syncs the active segment once")
     }
 
     @Test("small segments roll over; compaction deletes whole segments and records the first one; all survives reopen")
