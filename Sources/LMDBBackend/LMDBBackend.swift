@@ -32,7 +32,7 @@ public struct LMDBBackend: StorageBackend {
 
     public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
         let mapSize = try prepare(options, kind: .log)
-        return try LMDBLogStore(directory: options.directory, mapSize: mapSize, sync: options.sync)
+        return try KeyValueLogStore(engine: LMDBLogEngine(directory: options.directory, mapSize: mapSize, sync: options.sync))
     }
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {

@@ -30,7 +30,7 @@ public struct LevelDBBackend: StorageBackend {
 
     public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
         let settings = try prepare(options, kind: .log)
-        return try LevelDBLogStore(directory: options.directory, sync: options.sync, settings: settings)
+        return try KeyValueLogStore(engine: LevelDBLogEngine(directory: options.directory, sync: options.sync, settings: settings))
     }
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {

@@ -265,3 +265,9 @@ struct LevelDBSettings: Sendable {
     var writeBufferSize: Int?
     var compression = true
 }
+
+/// LevelDB's errors come back through a `char** errptr` (see `CErrorOutPointer`).
+enum LevelDBError: CErrorOutPointer {
+    static let backend = "leveldb"
+    static func free(_ message: UnsafeMutablePointer<CChar>) { leveldb_free(message) }
+}

@@ -41,7 +41,7 @@ public struct RocksDBBackend: StorageBackend {
 
     public func openLogStore(_ options: StoreOptions) throws -> any LogStore {
         let settings = try prepare(options, kind: .log)
-        return try RocksDBLogStore(directory: options.directory, sync: options.sync, settings: settings)
+        return try KeyValueLogStore(engine: RocksDBLogEngine(directory: options.directory, sync: options.sync, settings: settings))
     }
 
     public func openStateStore(_ options: StoreOptions) throws -> any StateStore {

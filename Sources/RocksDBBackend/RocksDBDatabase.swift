@@ -387,3 +387,9 @@ struct RocksDBIterator {
         return KeyValue(key: copyBytes(key, keyCount), value: copyBytes(value, valueCount))
     }
 }
+
+/// RocksDB's errors come back through a `char** errptr` (see `CErrorOutPointer`).
+enum RocksDBError: CErrorOutPointer {
+    static let backend = "rocksdb"
+    static func free(_ message: UnsafeMutablePointer<CChar>) { rocksdb_free(message) }
+}

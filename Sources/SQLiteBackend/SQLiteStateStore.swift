@@ -57,7 +57,7 @@ final class SQLiteStateStore: StateStore {
     }
 
     static func readPosition(_ connection: SQLiteConnection, path: String) throws -> AppliedPosition {
-        try SQLiteLogStore.readMeta(connection, "applied").map {
+        try SQLiteLogEngine.readMeta(connection, "applied").map {
             try PositionCodec.decode($0, source: "\(path) (applied position)")
         } ?? .zero
     }
@@ -114,7 +114,7 @@ final class SQLiteStateStore: StateStore {
                         }
                     }
                 }
-                try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
+                try SQLiteLogEngine.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
             if sync, !syncEachApply { unsynced.store(true, ordering: .relaxed) }
             applied.withLock { if $0 != nil { $0 = position } }
@@ -131,7 +131,7 @@ final class SQLiteStateStore: StateStore {
             let position = try appliedPosition()
             guard unsynced.load(ordering: .relaxed) else { return position }
             try database.write(durable: true) { connection in
-                try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
+                try SQLiteLogEngine.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
             unsynced.store(false, ordering: .relaxed)
             return position
@@ -170,7 +170,7 @@ final class SQLiteStateStore: StateStore {
                         try statement.run()
                     }
                 }
-                try SQLiteLogStore.writeMeta(connection, "applied", PositionCodec.encode(position))
+                try SQLiteLogEngine.writeMeta(connection, "applied", PositionCodec.encode(position))
             }
             unsynced.store(false, ordering: .relaxed)
             applied.withLock { if $0 != nil { $0 = position } }

@@ -1,7 +1,8 @@
-/// Shared by the key-value log stores (lmdb, leveldb): the extent of the log (compaction point and last index), cached in memory
-/// so bounds checks need no read, and the `LogStore` rules that depend only on
-/// it. Every rule is checked here before any write begins, so a refused call
-/// never leaves a half-built transaction behind.
+/// Shared by the log stores (`KeyValueLogStore`, wal): the extent of the log
+/// (compaction point and last index), cached in memory so bounds checks need
+/// no read, and the `LogStore` rules that depend only on it. Every rule is
+/// checked here before any write begins, so a refused call never leaves a
+/// half-built transaction behind.
 public struct LogBounds: Sendable, Equatable {
     /// Index and term of the last compacted entry.
     public var snapshot: AppliedPosition
@@ -106,11 +107,4 @@ public struct EntryCollector {
         expected = entry.index == range.upperBound ? nil : entry.index + 1
         return expected != nil
     }
-}
-
-/// A log entry a read expected and did not find; a store turns it into
-/// `.compacted`, `.unavailable` or `.corrupted` once it knows which.
-public struct MissingEntry: Error, Sendable {
-    public var index: UInt64
-    public init(index: UInt64) { self.index = index }
 }

@@ -118,6 +118,51 @@ func expectError(_ expected: StorageError, sourceLocation: SourceLocation = #_so
 }
 
 
+/// What the conformance kit must be told about a backend beyond its
+/// protocols. Each backend's hooks sit in its *SpecificTests file; a test
+/// that needs a hook runs on the backends that give it.
+struct BackendHooks: Sendable {
+    /// How to damage the stored record of a log entry so that only its
+    /// record checksum (not the engine's own checks) can catch it.
+    enum EntryDamage: Sendable {
+        /// On the closed store in the directory.
+        case closed(@Sendable (_ directory: String, _ entry: LogEntry) throws -> Void)
+        /// While the store is open (its checks at open would report it first).
+        case open(@Sendable (_ directory: String, _ entry: LogEntry) throws -> Void)
+    }
+
+    var entryDamage: EntryDamage? = nil
+    /// How the path of a `.corrupted` error for log entry `index` ends.
+    var entrySource: @Sendable (_ index: UInt64) -> String = { "(log entry \($0))" }
+    /// False where the term of every live entry is kept in memory, so `term(at:)` reads no record.
+    var termReadsRecord = true
+    /// A word of the `.engine` error that a second open of a live store gets
+    /// (its directory lock); nil when the backend keeps no such lock.
+    var lockWord: String? = nil
+    /// The sync setting and state mode of a restore done in several engine
+    /// transactions or batches; nil when the kit need not run one.
+    var largeRestore: (sync: Bool, mode: StateSyncMode)? = nil
+    /// Syncs counted for one synced log call and for a compaction, and at
+    /// the close of a store opened with sync off (nil: not checked); nil
+    /// when the counts depend on more than the call (flatfile).
+    var logSyncs: (perCall: UInt64, compaction: UInt64, unsyncedClose: UInt64?)? = nil
+    /// Bad values of the backend's own settings, each to be refused.
+    var badSettings: [[String: String]] = []
+
+    static let byBackend: [String: BackendHooks] = [
+        "flatfile": FlatFileSpecificTests.hooks,
+        "leveldb": LevelDBSpecificTests.hooks,
+        "lmdb": LMDBSpecificTests.hooks,
+        "rocksdb": RocksDBSpecificTests.hooks,
+        "sqlite": SQLiteSpecificTests.hooks,
+        "wal": WALSpecificTests.hooks,
+    ]
+}
+
+extension BackendUnderTest {
+    var hooks: BackendHooks { BackendHooks.byBackend[name] ?? BackendHooks() }
+}
+
 /// Pairs of `valueSize` bytes in key order, then an error after `failAfter`
 /// of them (nil: no error): a snapshot arriving from a leader that breaks off.
 struct LargeSource: KeyValueSource {

@@ -6,26 +6,42 @@ import Testing
 /// Faults and bad input: every one is a typed error naming what went wrong.
 @Suite("Fault conformance")
 struct FaultConformanceTests {
-    @Test("a store directory written by another backend is refused, naming both", arguments: BackendUnderTest.persistent.filter { $0.provides(.log) })
+    @Test("a store directory written by another backend is refused, naming both, and nothing is written into it", arguments: BackendUnderTest.persistent)
     func foreignDirectoryIsRefused(backend: BackendUnderTest) throws {
         let dir = TestDirectory("foreign-\(backend)")
         defer { dir.remove() }
-        let log = try backend.openLog(dir.sub("log"))
-        try log.append(entries(1...2, term: 1))
-        try log.close()
-        for other in BackendUnderTest.persistent where other.name != backend.name && other.provides(.log) {
-            do {
-                _ = try other.openLog(dir.sub("log"))
-                Issue.record("\(other) opened a \(backend) directory")
-            } catch let error as StorageError {
-                guard case .backendMismatch = error else {
-                    Issue.record("expected backendMismatch, got \(error)")
-                    continue
+        for kind in StoreKind.allCases where backend.provides(kind) {
+            let path = dir.sub("\(kind)")
+            switch kind {
+            case .log:
+                let log = try backend.openLog(path)
+                try log.append(entries(1...2, term: 1))
+                try log.close()
+            case .state:
+                let state = try backend.openState(path)
+                try state.apply(WriteBatch([.put(key: bytes("k"), value: bytes("v"))]), through: AppliedPosition(index: 1, term: 1))
+                try state.close()
+            }
+            let files = try FileSystem.listDirectory(path).sorted()
+            for other in BackendUnderTest.persistent where other.name != backend.name && other.provides(kind) {
+                do {
+                    switch kind {
+                    case .log: try other.openLog(path).close()
+                    case .state: try other.openState(path).close()
+                    }
+                    Issue.record("\(other) opened a \(backend) \(kind) directory")
+                } catch let error as StorageError {
+                    guard case .backendMismatch = error else {
+                        Issue.record("expected backendMismatch, got \(error)")
+                        continue
+                    }
+                    #expect(error.description.contains("'\(backend.name)"))
+                    #expect(error.description.contains("'\(other.name)"))
                 }
-                #expect(error.description.contains("'\(backend.name)"))
-                #expect(error.description.contains("'\(other.name)"))
+                #expect(try FileSystem.listDirectory(path).sorted() == files, "\(other) wrote nothing into the \(kind) directory")
             }
         }
+        guard backend.provides(.log) else { return }
         // A log directory is not a state directory either, even for the same backend.
         #expect(throws: StorageError.self) { _ = try backend.openState(dir.sub("log")) }
         // The original backend still opens it and finds its data.
@@ -44,6 +60,37 @@ struct FaultConformanceTests {
         if backend.provides(.log) { #expect(throws: StorageError.self) { _ = try backend.openLog(dir.path) } }
         #expect(try FileSystem.listDirectory(dir.path) == ["someone-elses-file"])
         #expect(try FileSystem.readFile(dir.sub("someone-elses-file")) == bytes("precious"))
+    }
+
+    @Test("a second open of a live store is refused with a lock error, not a crash or a second writer; it opens again once closed", arguments: BackendUnderTest.persistent.filter { $0.hooks.lockWord != nil })
+    func secondOpenIsRefused(backend: BackendUnderTest) throws {
+        let word = try #require(backend.hooks.lockWord)
+        let dir = TestDirectory("second-open-\(backend)")
+        defer { dir.remove() }
+        /// Opens the store of `kind` and returns how to close it.
+        func open(_ kind: StoreKind) throws -> () throws -> Void {
+            switch kind {
+            case .log:
+                let log = try backend.openLog(dir.sub("log"))
+                return { try log.close() }
+            case .state:
+                let state = try backend.openState(dir.sub("state"))
+                return { try state.close() }
+            }
+        }
+        for kind in StoreKind.allCases where backend.provides(kind) {
+            let closeFirst = try open(kind)
+            do {
+                let closeSecond = try open(kind)
+                try? closeSecond()
+                Issue.record("\(kind): a second open of the same directory succeeded")
+            } catch let StorageError.engine(name, message) {
+                #expect(name == backend.name)
+                #expect(message.contains(word), "\(kind): \(message)")
+            }
+            try closeFirst()
+            try open(kind)()
+        }
     }
 
     @Test("an unknown backend name lists the known ones")
@@ -65,6 +112,30 @@ struct FaultConformanceTests {
         let dir = TestDirectory("setting-\(backend)")
         defer { dir.remove() }
         #expect(throws: StorageError.self) { _ = try backend.openLog(dir.path, settings: ["no_such_setting": "1"]) }
+    }
+
+    @Test("a bad value of a backend's own setting is refused with .invalidArgument naming it, and nothing is created", arguments: BackendUnderTest.all.filter { !$0.hooks.badSettings.isEmpty })
+    func badSettingIsRefused(backend: BackendUnderTest) {
+        let dir = TestDirectory("bad-setting-\(backend)")
+        defer { dir.remove() }
+        for settings in backend.hooks.badSettings {
+            for kind in StoreKind.allCases where backend.provides(kind) {
+                do {
+                    switch kind {
+                    case .log: try backend.openLog(dir.path, settings: settings).close()
+                    case .state: try backend.openState(dir.path, settings: settings).close()
+                    }
+                    Issue.record("\(kind): \(settings) was accepted")
+                } catch let StorageError.invalidArgument(message) {
+                    for (key, value) in settings {
+                        #expect(message.contains(key) && message.contains("'\(value)'"), "\(kind): \(message)")
+                    }
+                } catch {
+                    Issue.record("\(kind): \(settings): \(error)")
+                }
+            }
+        }
+        #expect(!FileSystem.exists(dir.path), "nothing is created for a refused setting")
     }
 
     @Test("a backend is refused as a kind of store it does not provide, naming the backends that can")

@@ -7,14 +7,24 @@ import Testing
 /// and what happens when bytes in data.mdb go bad.
 @Suite("LMDB backend")
 struct LMDBSpecificTests {
-    @Test("a restore bigger than one transaction that breaks off leaves the old state; a whole one replaces it")
-    func largeRestore() throws {
-        let dir = TestDirectory("lmdb-large-restore")
-        defer { dir.remove() }
-        try checkLargeRestore { try lmdb.openStateStore(options(dir.path, sync: false)) }
-    }
-
     let lmdb = LMDBBackend()
+
+    /// LMDB keeps no checksums of its own: a damaged payload is found by the
+    /// record's (every copy is damaged, since copy-on-write may have left old
+    /// pages behind). A restore runs in several transactions. A synced commit
+    /// counts 2 syncs (fdatasync + meta page) whatever it carries; with sync
+    /// off, close flushes MDB_NOSYNC's commits with one mdb_env_sync.
+    static let hooks = BackendHooks(
+        entryDamage: .closed { directory, entry in
+            let path = directory + "/data.mdb"
+            let damaged = try #require(try FileSystem.readFile(path).map { flipAll(entry.data, in: $0) })
+            #expect(damaged.count > 0)
+            try FileSystem.writeFile(path, damaged.bytes, sync: false)
+        },
+        entrySource: { "data.mdb (log entry \($0))" },
+        largeRestore: (sync: false, mode: .always),
+        logSyncs: (perCall: 2, compaction: 2, unsyncedClose: 1),
+        badSettings: ["", "-1", "0", "1GiB"].map { ["map_size": $0] })
 
     /// LMDB's own state store, each apply a synced commit, unless `stateSync` says otherwise.
     func options(_ path: String, sync: Bool = true, mapSize: Int? = nil, stateSync: StateSyncMode = .always) -> StoreOptions {
@@ -114,17 +124,6 @@ struct LMDBSpecificTests {
         #expect(try bigger.get(bytes("huge"))?.count == 4 << 20)
     }
 
-    @Test("map_size must be a positive number of bytes")
-    func badMapSize() {
-        let dir = TestDirectory("lmdb-bad-setting")
-        defer { dir.remove() }
-        for text in ["", "-1", "0", "1GiB"] {
-            #expect(throws: StorageError.self) {
-                _ = try lmdb.openLogStore(StoreOptions(directory: dir.path, settings: ["map_size": text]))
-            }
-        }
-    }
-
     @Test("writes land in data.mdb and lock.mdb in each store directory")
     func expectedFiles() throws {
         let dir = TestDirectory("lmdb-files")
@@ -143,168 +142,6 @@ struct LMDBSpecificTests {
         }
         try log.close()
         try state.close()
-    }
-
-    @Test("a synced commit counts 2 syncs, whatever it carries; sync off counts none until close")
-    func syncCounting() throws {
-        let dir = TestDirectory("lmdb-syncs")
-        defer { dir.remove() }
-        let log = try lmdb.openLogStore(options(dir.sub("synced")))
-        var before = log.syncCount
-        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 2)
-        before = log.syncCount
-        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 6)
-        // Calls that change nothing commit nothing.
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 60)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before)
-        try log.close()
-
-        let loose = try lmdb.openLogStore(options(dir.sub("loose"), sync: false))
-        try loose.append(entries(1...64, term: 1))
-        #expect(loose.syncCount == 0)
-        try loose.close()
-        #expect(loose.syncCount == 1, "close flushes what MDB_NOSYNC left unsynced")
-    }
-
-    @Test("reopen keeps entries, compaction point, hard state, state and applied position")
-    func reopen() throws {
-        let dir = TestDirectory("lmdb-reopen")
-        defer { dir.remove() }
-        do {
-            let log = try lmdb.openLogStore(options(dir.sub("log"), sync: false))
-            try log.append(entries(1...50, term: 3), hardState: HardState(term: 3, votedFor: 2, commit: 40))
-            try log.compact(through: 20, term: 3)
-            try log.append(entries(45...46, term: 4))
-            try log.close()
-            let state = try lmdb.openStateStore(options(dir.sub("state"), sync: false))
-            var batch = WriteBatch()
-            batch.put([], bytes("empty key"))
-            batch.put([0xFF, 0x00], bytes("reserved"))
-            batch.put(bytes("k"), [])
-            try state.apply(batch, through: AppliedPosition(index: 46, term: 4))
-            try state.close()
-        }
-        let log = try lmdb.openLogStore(options(dir.sub("log")))
-        defer { try? log.close() }
-        #expect(try log.snapshotIndex() == 20)
-        #expect(try log.term(at: 20) == 3)
-        #expect(try log.lastIndex() == 46)
-        #expect(try log.entries(21...46, maxBytes: .max) == entries(21...44, term: 3) + entries(45...46, term: 4))
-        #expect(try log.hardState() == HardState(term: 3, votedFor: 2, commit: 40))
-        let state = try lmdb.openStateStore(options(dir.sub("state")))
-        defer { try? state.close() }
-        #expect(try state.appliedPosition() == AppliedPosition(index: 46, term: 4))
-        #expect(try state.scan(.all) == [
-            KeyValue(key: [], value: bytes("empty key")),
-            KeyValue(key: bytes("k"), value: []),
-            KeyValue(key: [0xFF, 0x00], value: bytes("reserved")),
-        ])
-    }
-
-    @Test("a corrupted entry in data.mdb is reported as .corrupted, never returned")
-    func corruptedEntry() throws {
-        let dir = TestDirectory("lmdb-corrupt")
-        defer { dir.remove() }
-        let marker = bytes("PAYLOAD-TO-BE-DAMAGED-ON-DISK")
-        do {
-            let log = try lmdb.openLogStore(options(dir.path))
-            try log.append(entries(1...4, term: 1))
-            try log.append([LogEntry(index: 5, term: 1, data: marker)] + entries(6...8, term: 1))
-            try log.close()
-        }
-        // LMDB keeps no checksums of its own: damage the payload in place
-        // (every copy, since copy-on-write may have left old pages behind).
-        let path = dir.sub("data.mdb")
-        let damaged = try #require(try FileSystem.readFile(path).map { flipAll(marker, in: $0) })
-        #expect(damaged.count > 0)
-        try FileSystem.writeFile(path, damaged.bytes, sync: false)
-
-        let log = try lmdb.openLogStore(options(dir.path))
-        defer { try? log.close() }
-        #expect(try log.lastIndex() == 8)
-        #expect(try log.entries(1...4, maxBytes: .max) == entries(1...4, term: 1))
-        for read: () throws -> Void in [
-            { _ = try log.entries(1...8, maxBytes: .max) },
-            { _ = try log.entry(at: 5) },
-            { _ = try log.term(at: 5) },
-        ] {
-            do {
-                try read()
-                Issue.record("a damaged entry was returned")
-            } catch let StorageError.corrupted(path, reason) {
-                #expect(path.hasSuffix("data.mdb (log entry 5)"))
-                #expect(reason.contains("checksum"))
-            }
-        }
-    }
-
-    @Test("a snapshot read on one task while another task writes and reads the log")
-    func concurrentUse() async throws {
-        let dir = TestDirectory("lmdb-concurrent")
-        defer { dir.remove() }
-        let store = try lmdb.openStateStore(options(dir.sub("state"), sync: false))
-        let log = try lmdb.openLogStore(options(dir.sub("log"), sync: false))
-        var batch = WriteBatch()
-        for i in 0..<1_000 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
-        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
-        let snapshot = try store.snapshot()
-        let seen = try await withThrowingTaskGroup(of: [KeyValue].self) { group in
-            group.addTask {
-                var pairs: [KeyValue] = []
-                while let pair = try snapshot.next() { pairs.append(pair) }
-                return pairs
-            }
-            group.addTask {
-                for i in 2...200 {
-                    var change = WriteBatch()
-                    change.put(bytes("key-\(i % 50)"), bytes("changed"))
-                    change.delete(bytes("key-\(i + 500)"))
-                    change.put(bytes("new-\(i)"), [])
-                    try store.apply(change, through: AppliedPosition(index: UInt64(i), term: 1))
-                    try log.append(entries(UInt64(i - 1)...UInt64(i - 1), term: 1))
-                    _ = try log.entries(from: 1)
-                }
-                return []
-            }
-            var seen: [KeyValue] = []
-            for try await pairs in group { seen += pairs }
-            return seen
-        }
-        snapshot.close()
-        #expect(seen.count == 1_000)
-        #expect(seen.allSatisfy { $0.value.starts(with: bytes("value-")) })
-        #expect(try store.appliedPosition() == AppliedPosition(index: 200, term: 1))
-        #expect(try log.lastIndex() == 199)
-        try store.close()
-        try log.close()
-    }
-
-    @Test("a directory of another backend is refused with .backendMismatch")
-    func foreignDirectory() throws {
-        let dir = TestDirectory("lmdb-foreign")
-        defer { dir.remove() }
-        let other = try LevelDBBackendForTests.open(dir.sub("log"))
-        try other.append(entries(1...2, term: 1))
-        try other.close()
-        do {
-            _ = try lmdb.openLogStore(options(dir.sub("log")))
-            Issue.record("lmdb opened a leveldb directory")
-        } catch let error as StorageError {
-            guard case .backendMismatch(_, let expected, let found) = error else {
-                Issue.record("expected .backendMismatch, got \(error)")
-                return
-            }
-            #expect(expected.hasPrefix("lmdb"))
-            #expect(found.hasPrefix("leveldb"))
-        }
-        #expect(!FileSystem.exists(dir.sub("log/data.mdb")), "nothing was written into the foreign directory")
     }
 
     @Test("keys past LMDB's 511 bytes are held through the long-key layout; past the cluster limit refused, in both sync modes", arguments: StateSyncMode.allCases)
@@ -443,12 +280,4 @@ func flipAll(_ marker: Bytes, in bytes: Bytes) -> (bytes: Bytes, count: Int) {
         }
     }
     return (result, count)
-}
-
-/// The other disk backend, opened through the registry so this file does not
-/// depend on its internals.
-enum LevelDBBackendForTests {
-    static func open(_ path: String) throws -> any LogStore {
-        try BackendRegistry.standard.openLogStore(backend: "leveldb", StoreOptions(directory: path))
-    }
 }

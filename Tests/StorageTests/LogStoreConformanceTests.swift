@@ -201,6 +201,96 @@ struct LogStoreConformanceTests {
         #expect(try log.hardState() == HardState(term: 2, votedFor: 1, commit: 25))
     }
 
+    @Test("reopen after writes with sync off keeps entries, compaction point, hard state and an overwrite past the compaction point", arguments: BackendUnderTest.logStores)
+    func reopenAfterUnsyncedWrites(backend: BackendUnderTest) throws {
+        let dir = TestDirectory("log-reopen-loose-\(backend)")
+        defer { dir.remove() }
+        do {
+            let log = try backend.openLog(dir.path, sync: false)
+            try log.append(entries(1...50, term: 3), hardState: HardState(term: 3, votedFor: 2, commit: 40))
+            try log.compact(through: 20, term: 3)
+            try log.append(entries(45...46, term: 4))
+            try log.close()
+        }
+        let log = try backend.openLog(dir.path)
+        defer { try? log.close() }
+        #expect(try log.snapshotIndex() == 20)
+        #expect(try log.term(at: 20) == 3)
+        #expect(try log.lastIndex() == 46)
+        #expect(try log.entries(21...46, maxBytes: .max) == entries(21...44, term: 3) + entries(45...46, term: 4))
+        #expect(try log.hardState() == HardState(term: 3, votedFor: 2, commit: 40))
+    }
+
+    @Test("syncs as the backend documents: one call, one commit; calls that change nothing sync nothing; sync off syncs at close", arguments: BackendUnderTest.logStores.filter { $0.hooks.logSyncs != nil })
+    func syncsPerCall(backend: BackendUnderTest) throws {
+        let syncs = try #require(backend.hooks.logSyncs)
+        let dir = TestDirectory("log-syncs-\(backend)")
+        defer { dir.remove() }
+        let log = try backend.openLog(dir.sub("synced"))
+        var before = log.syncCount
+        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
+        #expect(log.syncCount == before + syncs.perCall, "64 entries and a hard state are one call")
+        before = log.syncCount
+        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
+        try log.truncateSuffix(after: 60)
+        try log.append(entries(61...61, term: 2))
+        #expect(log.syncCount == before + 3 * syncs.perCall, "hard state, truncation, append")
+        before = log.syncCount
+        try log.compact(through: 5, term: 1)
+        #expect(log.syncCount == before + syncs.compaction, "compaction")
+        before = log.syncCount
+        try log.append([])
+        try log.truncateSuffix(after: 61)
+        try log.compact(through: 3, term: 1)
+        #expect(log.syncCount == before, "calls that change nothing sync nothing")
+        try log.close()
+
+        guard let atClose = syncs.unsyncedClose else { return }
+        let loose = try backend.openLog(dir.sub("loose"), sync: false)
+        try loose.append(entries(1...64, term: 1))
+        try loose.compact(through: 10, term: 1)
+        #expect(loose.syncCount == 0, "sync off syncs nothing")
+        try loose.close()
+        #expect(loose.syncCount == atClose, "close flushes what sync off left unsynced")
+    }
+
+    @Test("a log record that fails its checksum is .corrupted on every read, never returned", arguments: BackendUnderTest.logStores.filter { $0.hooks.entryDamage != nil })
+    func corruptedEntry(backend: BackendUnderTest) throws {
+        let hooks = backend.hooks
+        let dir = TestDirectory("log-corrupt-\(backend)")
+        defer { dir.remove() }
+        let damaged = LogEntry(index: 5, term: 1, data: bytes("PAYLOAD-TO-BE-DAMAGED-ON-DISK"))
+        let written = try backend.openLog(dir.path)
+        try written.append(entries(1...4, term: 1) + [damaged] + entries(6...8, term: 1))
+        let log: any LogStore
+        switch try #require(hooks.entryDamage) {
+        case .closed(let damage):
+            try written.close()
+            try damage(dir.path, damaged)
+            log = try backend.openLog(dir.path)
+        case .open(let damage):
+            try damage(dir.path, damaged)
+            log = written
+        }
+        defer { try? log.close() }
+        #expect(try log.lastIndex() == 8, "the damaged entry is not dropped")
+        #expect(try log.entries(1...4, maxBytes: .max) == entries(1...4, term: 1))
+        var reads: [(name: String, read: () throws -> Void)] = [
+            ("entries", { _ = try log.entries(1...8, maxBytes: .max) }),
+            ("entry", { _ = try log.entry(at: 5) }),
+        ]
+        if hooks.termReadsRecord { reads.append(("term", { _ = try log.term(at: 5) })) }
+        for (name, read) in reads {
+            do {
+                try read()
+                Issue.record("\(name): a damaged entry was returned")
+            } catch let StorageError.corrupted(path, reason) {
+                #expect(path.hasSuffix(hooks.entrySource(5)), "\(name): \(path)")
+                #expect(reason.contains("checksum"), "\(name): \(reason)")
+            }
+        }
+    }
+
     @Test("reads on another thread see whole entries while appends, truncations and compactions go on", arguments: BackendUnderTest.logStores)
     func concurrentReads(backend: BackendUnderTest) throws {
         let dir = TestDirectory("log-concurrent-\(backend)")

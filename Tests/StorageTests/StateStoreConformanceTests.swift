@@ -216,6 +216,78 @@ struct StateStoreConformanceTests {
         for key in expected { #expect(try store.get(key) == key + key) }
     }
 
+    @Test("reopen after applies with sync off keeps state and applied position", arguments: StateStoreUnderTest.all)
+    func reopenAfterUnsyncedApplies(backend: StateStoreUnderTest) throws {
+        let dir = TestDirectory("state-reopen-loose-\(backend.backend)-\(backend.mode)")
+        defer { dir.remove() }
+        let written = [
+            KeyValue(key: [], value: bytes("empty key")),
+            KeyValue(key: bytes("k"), value: []),
+            KeyValue(key: [0xFF, 0x00], value: bytes("reserved")),
+            KeyValue(key: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF], value: bytes("looks like a meta prefix")),
+        ]
+        do {
+            let store = try backend.openState(dir.path, sync: false)
+            var batch = WriteBatch()
+            for pair in written.reversed() { batch.put(pair.key, pair.value) }
+            try store.apply(batch, through: AppliedPosition(index: 46, term: 4))
+            try store.close()
+        }
+        let store = try backend.openState(dir.path)
+        defer { try? store.close() }
+        #expect(try store.appliedPosition() == AppliedPosition(index: 46, term: 4))
+        #expect(try store.scan(.all) == written)
+    }
+
+    @Test("a snapshot read on one task while another task applies, appends to the log and reads it", arguments: StateStoreUnderTest.all.filter { $0.backend.provides(.log) })
+    func snapshotBesideWriters(backend: StateStoreUnderTest) async throws {
+        let dir = TestDirectory("state-concurrent-\(backend.backend)-\(backend.mode)")
+        defer { dir.remove() }
+        let store = try backend.openState(dir.sub("state"), sync: false)
+        let log = try backend.backend.openLog(dir.sub("log"), sync: false)
+        var batch = WriteBatch()
+        for i in 0..<1_000 { batch.put(bytes("key-\(i)"), bytes("value-\(i)")) }
+        try store.apply(batch, through: AppliedPosition(index: 1, term: 1))
+        let snapshot = try store.snapshot()
+        let seen = try await withThrowingTaskGroup(of: [KeyValue].self) { group in
+            group.addTask {
+                var pairs: [KeyValue] = []
+                while let pair = try snapshot.next() { pairs.append(pair) }
+                return pairs
+            }
+            group.addTask {
+                for i in 2...200 {
+                    var change = WriteBatch()
+                    change.put(bytes("key-\(i % 50)"), bytes("changed"))
+                    change.delete(bytes("key-\(i + 500)"))
+                    change.put(bytes("new-\(i)"), [])
+                    try store.apply(change, through: AppliedPosition(index: UInt64(i), term: 1))
+                    try log.append(entries(UInt64(i - 1)...UInt64(i - 1), term: 1))
+                    _ = try log.entries(from: 1)
+                }
+                return []
+            }
+            var seen: [KeyValue] = []
+            for try await pairs in group { seen += pairs }
+            return seen
+        }
+        snapshot.close()
+        #expect(seen.count == 1_000)
+        #expect(seen.allSatisfy { $0.value.starts(with: bytes("value-")) })
+        #expect(try store.appliedPosition() == AppliedPosition(index: 200, term: 1))
+        #expect(try log.lastIndex() == 199)
+        try store.close()
+        try log.close()
+    }
+
+    @Test("a restore bigger than one engine transaction or batch that breaks off leaves the old state; a whole one replaces it", arguments: BackendUnderTest.stateStores.filter { $0.hooks.largeRestore != nil })
+    func largeRestore(backend: BackendUnderTest) throws {
+        let settings = try #require(backend.hooks.largeRestore)
+        let dir = TestDirectory("state-large-restore-\(backend)")
+        defer { dir.remove() }
+        try checkLargeRestore { try backend.openState(dir.path, sync: settings.sync, stateSync: settings.mode) }
+    }
+
     @Test("seeded random batches, checkpoints, scans and snapshots match a reference model, also after reopen", arguments: StateStoreUnderTest.all)
     func randomBatchesMatchModel(backend: StateStoreUnderTest) throws {
         let dir = TestDirectory("state-model-\(backend.backend)-\(backend.mode)")

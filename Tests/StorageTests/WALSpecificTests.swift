@@ -12,6 +12,23 @@ struct WALSpecificTests {
     let wal = WALBackend()
     static let smallSegments = ["segment_size": String(64 << 10)]
 
+    /// A damaged frame is refused at open, so the kit damages an entry while
+    /// the store is open; the term of every live entry is kept in memory. A
+    /// compaction replaces meta: fdatasync of the temporary file and fsync of
+    /// the directory; with sync off, close syncs the active segment once.
+    static let hooks = BackendHooks(
+        entryDamage: .open { directory, entry in
+            let segment = directory + "/0000000000000001.seg"
+            let damaged = flipAll(entry.data, in: try #require(try FileSystem.readFile(segment)))
+            #expect(damaged.count == 1)
+            try overwrite(segment, at: 0, with: Array(damaged.bytes.prefix(1 << 16)))
+        },
+        entrySource: { "0000000000000001.seg (log entry \($0))" },
+        termReadsRecord: false,
+        lockWord: "locked",
+        logSyncs: (perCall: 1, compaction: 2, unsyncedClose: 1),
+        badSettings: ["big", "0", "-1", "4096", String(2 << 30)].map { ["segment_size": $0] })
+
     func open(_ path: String, sync: Bool = true, settings: [String: String] = [:]) throws -> any LogStore {
         try wal.openLogStore(StoreOptions(directory: path, sync: sync, settings: settings))
     }
@@ -75,37 +92,6 @@ struct WALSpecificTests {
             "0000000000000001.seg", StoreLock.fileName, StoreDirectory.markerName, WALMeta.fileName,
         ])
         try log.close()
-    }
-
-    @Test("one fdatasync per append, hard state or truncation; compaction replaces meta (2); calls that change nothing sync nothing")
-    func syncCounting() throws {
-        let dir = TestDirectory("wal-syncs")
-        defer { dir.remove() }
-        let log = try open(dir.sub("log"))
-        var before = log.syncCount
-        try log.append(entries(1...64, term: 1), hardState: HardState(term: 1, votedFor: 1, commit: 0))
-        #expect(log.syncCount == before + 1)
-        before = log.syncCount
-        try log.saveHardState(HardState(term: 2, votedFor: nil, commit: 10))
-        try log.truncateSuffix(after: 60)
-        try log.append(entries(61...61, term: 2))
-        #expect(log.syncCount == before + 3)
-        before = log.syncCount
-        try log.compact(through: 5, term: 1)
-        #expect(log.syncCount == before + 2, "meta: fdatasync of the temporary file and fsync of the directory")
-        before = log.syncCount
-        try log.append([])
-        try log.truncateSuffix(after: 61)
-        try log.compact(through: 3, term: 1)
-        #expect(log.syncCount == before, "calls that change nothing write nothing")
-        try log.close()
-
-        let loose = try open(dir.sub("loose"), sync: false)
-        try loose.append(entries(1...64, term: 1))
-        try loose.compact(through: 10, term: 1)
-        #expect(loose.syncCount == 0)
-        try loose.close()
-        #expect(loose.syncCount == 1, "close syncs the active segment once")
     }
 
     @Test("small segments roll over; compaction deletes whole segments and records the first one; all survives reopen")
@@ -298,29 +284,6 @@ struct WALSpecificTests {
         Self.expectCorrupted("followed by more data") { _ = try open(dir.path) }
     }
 
-    @Test("an entry damaged after open is reported by its record checksum on read")
-    func damagedEntryOnRead() throws {
-        let dir = TestDirectory("wal-damage-read")
-        defer { dir.remove() }
-        let marker = bytes("ENTRY-DAMAGED-WHILE-THE-STORE-IS-OPEN")
-        let log = try open(dir.path)
-        defer { try? log.close() }
-        try log.append(entries(1...4, term: 1) + [LogEntry(index: 5, term: 1, data: marker)] + entries(6...8, term: 1))
-        let segment = dir.sub("0000000000000001.seg")
-        let damaged = flipAll(marker, in: try #require(try FileSystem.readFile(segment)))
-        try Self.overwrite(segment, at: 0, with: Array(damaged.bytes.prefix(1 << 16)))
-        #expect(try log.entries(1...4, maxBytes: .max) == entries(1...4, term: 1))
-        for read: () throws -> Void in [{ _ = try log.entries(1...8, maxBytes: .max) }, { _ = try log.entry(at: 5) }] {
-            do {
-                try read()
-                Issue.record("a damaged entry was returned")
-            } catch let StorageError.corrupted(path, reason) {
-                #expect(path.hasSuffix("(log entry 5)"))
-                #expect(reason.contains("checksum"))
-            }
-        }
-    }
-
     @Test("a missing segment, a damaged header or a damaged meta file is .corrupted")
     func damagedLayout() throws {
         let dir = TestDirectory("wal-layout")
@@ -342,41 +305,6 @@ struct WALSpecificTests {
         try build(dir.sub("meta"))
         try Self.overwrite(dir.sub("meta/meta"), at: 10, with: [0xAA])
         Self.expectCorrupted("checksum") { _ = try open(dir.sub("meta"), settings: Self.smallSegments) }
-    }
-
-    @Test("segment_size is checked")
-    func badSettings() {
-        let dir = TestDirectory("wal-bad-setting")
-        defer { dir.remove() }
-        for value in ["big", "0", "-1", "4096", String(2 << 30)] {
-            do {
-                _ = try open(dir.path, settings: ["segment_size": value])
-                Issue.record("segment_size \(value) was accepted")
-            } catch let StorageError.invalidArgument(message) {
-                #expect(message.contains("segment_size"))
-            } catch {
-                Issue.record("segment_size \(value): \(error)")
-            }
-        }
-        #expect(!FileSystem.exists(dir.path), "nothing is created for a refused setting")
-    }
-
-    @Test("a second open of a live store is refused with a lock error, not a second writer")
-    func doubleOpen() throws {
-        let dir = TestDirectory("wal-double-open")
-        defer { dir.remove() }
-        let first = try open(dir.path)
-        defer { try? first.close() }
-        do {
-            _ = try open(dir.path)
-            Issue.record("a second open of the same directory succeeded")
-        } catch let StorageError.engine(backend, message) {
-            #expect(backend == "wal")
-            #expect(message.contains("locked"))
-        }
-        try first.close()
-        let again = try open(dir.path)
-        try again.close()
     }
 
     @Test("wal is a log store only: opening it as a state store is refused")
