@@ -47,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(
         "Backends to compare: a comma-separated list of names, log/state pairs and all (the default).",
         discussion: """
-            A name is the backend of both stores: memory, flatfile, lmdb, leveldb, rocksdb or sqlite. \
+            A name is the backend of both stores: \(BackendNames.bothStores). \
             A pair such as wal/rocksdb names the log backend, then the state backend; wal provides only \
             a log store, so it appears in pairs only. all runs every backend that provides both stores, \
             then wal/lmdb. Example: --backend all,wal/rocksdb,wal/leveldb

@@ -5,7 +5,7 @@ import ArgumentParser
 struct RaftLabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raftlab",
-        abstract: "A storage-engine lab for replicated state: one Raft engine and one NoSQL state machine on memory, flatfile, lmdb, leveldb, rocksdb, sqlite or (for the log) wal.",
+        abstract: "A storage-engine lab for replicated state: one Raft engine and one NoSQL state machine on \(BackendNames.bothStores) or (for the log) \(BackendNames.logOnly).",
         discussion: """
             Start a cluster with `raftlab server` (three nodes on localhost:8100-8102, memory backend) \
             or `raftlab server --config examples/cluster.toml`, then use the table and item commands \

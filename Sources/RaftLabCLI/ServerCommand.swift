@@ -27,7 +27,7 @@ struct ServerCommand: AsyncParsableCommand {
             localhost:8100, 8101 and 8102, the memory backend.
 
             --config FILE reads a TOML cluster config: [storage] names the log and state backends \
-            (memory, flatfile, lmdb, leveldb, rocksdb, sqlite; wal for the log only), sync and data_dir; \
+            (\(BackendNames.bothStores); \(BackendNames.logOnly) for the log only), sync and data_dir; \
             [[nodes]] lists ids, raft_addr and \
             http_addr. See examples/cluster.toml. Swap the storage engine by editing `log` and `state`.
 
