@@ -155,7 +155,9 @@ struct MembershipTests {
         stop.store(true, ordering: .relaxed)
         await writer.value
 
-        #expect(summary.finished && summary.replaced.count == 3 && summary.leadershipTransfers == 1, "\(steps.withLock { $0 })")
+        #expect(
+            summary.finished && summary.replaced.count == 3 && summary.leadershipTransfers == 1,
+            "finished \(summary.finished), replaced \(summary.replaced.map { "\($0.old)->\($0.new)" }), transfers \(summary.leadershipTransfers), steps \(steps.withLock { $0 })")
         let leader = try await cluster.leader()
         let view = await leader.membership()
         #expect(view.voters.count == 3 && view.voters.allSatisfy { $0 > 3 })
